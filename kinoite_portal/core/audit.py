@@ -1,0 +1,34 @@
+"""Writing the append-only audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from kinoite_portal.core.models import AuditEvent
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    actor_label: str = "",
+    obj: models.Model | None = None,
+    message: str = "",
+    commands: Iterable[str] = (),
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the audit trail."""
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        action=action,
+        actor=user,
+        actor_label=actor_label or ("" if user else "system"),
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        message=message,
+        commands=list(commands),
+        data=data or {},
+    )

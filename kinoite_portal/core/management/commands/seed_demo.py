@@ -1,0 +1,26 @@
+"""Create demo data for a first run; safe to run again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from kinoite_portal.core.demo import seed_users
+from kinoite_portal.fleet.demo import seed_departments
+from kinoite_portal.releases.demo import seed_stages, seed_treefile
+
+
+class Command(BaseCommand):
+    help = "Create the demo stages, repos, treefile, departments and one user per role (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        users = seed_users()
+        self.stdout.write("Stages and repos…")
+        for stage in seed_stages():
+            self.stdout.write(f"  {stage.name}: {stage.repo_dir}")
+        self.stdout.write(f"Treefile: {seed_treefile().name}")
+        self.stdout.write("Departments: " + ", ".join(d.name for d in seed_departments()))
+        self.stdout.write(self.style.SUCCESS("Demo sign-ins:"))
+        for username, password, role in users:
+            self.stdout.write(f"  {username:<10} {password:<14} {role}")

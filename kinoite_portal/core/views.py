@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from kinoite_portal.core.health import portal_health
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Report database, Redis and worker state; 503 when any is down, for load balancers."""
+    health = portal_health()
+    return JsonResponse(health, status=200 if health["status"] == "ok" else 503)

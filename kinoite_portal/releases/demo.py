@@ -1,0 +1,63 @@
+"""Demo data for a first run: the seed article's dev and prod repos and its example treefile."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from kinoite_portal.releases.models import Stage, Treefile
+from kinoite_portal.releases.services.stages import stage_ensure
+from kinoite_portal.releases.services.treefiles import treefile_save
+
+# The example from "OS Updates on the Corporate Linux Desktop", with the keys rpm-ostree needs for versions.
+SEED_TREEFILE = {
+    "ref": "fedora/x86_64/kinoite/dev",
+    "releasever": "41",
+    "automatic-version-prefix": "41.<date:%Y%m%d>",
+    "repos": ["fedora", "fedora-updates"],
+    "selinux": True,
+    "boot-location": "new",
+    "tmp-is-dir": True,
+    "packages": [
+        "fedora-release-kinoite",
+        "kernel",
+        "systemd",
+        "rpm-ostree",
+        "plasma-desktop",
+        "plasma-workspace",
+        "sddm",
+        "NetworkManager",
+        "firewalld",
+        "vim-enhanced",
+        "git",
+        "htop",
+    ],
+    "exclude-packages": ["PackageKit"],
+    "postprocess": [
+        "ln -sf /usr/lib/systemd/system/graphical.target /etc/systemd/system/default.target",
+        "systemctl enable sddm.service",
+    ],
+}
+
+
+def seed_stages() -> list[Stage]:
+    """Create the dev and prod stages and their repos."""
+    base = settings.PORTAL_PUBLIC_URL.rstrip("/")
+    return [
+        stage_ensure(name="dev", order=0, repo_path="dev", public_url=f"{base}/repo/dev/"),
+        stage_ensure(name="prod", order=1, repo_path="prod", public_url=f"{base}/repo/prod/"),
+    ]
+
+
+def seed_treefile() -> Treefile:
+    """Create the seed article's treefile, once."""
+    existing = Treefile.objects.filter(name="kinoite").first()
+    if existing is not None:
+        return existing
+    return treefile_save(
+        name="kinoite",
+        content=SEED_TREEFILE,
+        published_ref="fedora/x86_64/kinoite/stable",
+        description="Fedora Kinoite desktop (the seed article's example)",
+        author=None,
+        comment="Imported from the seed article",
+    )

@@ -1,0 +1,46 @@
+"""Serving a stage's repo read-only at /repo/<stage>/ on a first run, where no Apache or nginx stands in front."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from pathlib import Path
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+
+# What an ostree client ever asks a repo for; everything else (locks, tmp/, state/) stays private.
+SERVED_TOP_LEVEL = {"config", "summary", "summary.sig", "objects", "deltas", "delta-indexes", "refs"}
+# Rewritten in place: revalidated by content, because ostree clients revalidating by mtime at one-second
+# resolution kept a stale summary (ostree-lab-notes section 7).
+MUTABLE_FILES = {"config", "summary", "summary.sig"}
+
+
+def repo_file_path(repo_dir: Path, relative: str) -> Path:
+    """Return the file under ``repo_dir`` that ``relative`` names, refusing anything outside what clients need."""
+    parts = Path(relative).parts
+    if not parts or parts[0] not in SERVED_TOP_LEVEL or any(part in {"..", "."} or part.startswith(".") for part in parts):
+        raise Http404("Not part of a served repo.")
+    path = (repo_dir / relative).resolve()
+    if not path.is_relative_to(repo_dir.resolve()) or not path.is_file():
+        raise Http404("No such file in the repo.")
+    return path
+
+
+def repo_file_response(request: HttpRequest, repo_dir: Path, relative: str) -> HttpResponse:
+    """Return a repo file, with content-based ETags for the files that change in place."""
+    path = repo_file_path(repo_dir, relative)
+    if path.name in MUTABLE_FILES and path.parent == repo_dir.resolve():
+        body = path.read_bytes()
+        etag = f'"{hashlib.sha256(body).hexdigest()}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            response: HttpResponse = HttpResponseNotModified()
+        else:
+            response = HttpResponse(body, content_type="application/octet-stream")
+        response["ETag"] = etag
+        response["Cache-Control"] = "no-cache"
+        return response
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    response = FileResponse(path.open("rb"), content_type=content_type)
+    # Objects and deltas are named by their content, so they never change.
+    response["Cache-Control"] = "public, max-age=31536000, immutable" if relative.startswith(("objects/", "deltas/")) else "no-cache"
+    return response

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from kinoite_portal.releases import selectors
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Show stages, refs and their current commits; people without release rights go to the rollout."""
+    if not request.user.has_perm("releases.view_commit"):
+        if request.user.has_perm("fleet.view_rollout"):
+            return redirect("fleet:rollout")
+        return render(request, "core/no_role.html", status=403)
+    context = {"section": "dashboard", "stages": selectors.stage_overview_list()}
+    return render(request, "releases/dashboard.html", context)
