@@ -7,6 +7,8 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from kinoite_portal.schedules import BEAT_SCHEDULE
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kinoite_portal.settings")
 
 app = Celery("kinoite_portal")
@@ -30,6 +32,7 @@ app.conf.update(
     },
     worker_hijack_root_logger=False,
 )
+app.conf.beat_schedule = BEAT_SCHEDULE
 app.autodiscover_tasks()
 
 

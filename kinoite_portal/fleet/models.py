@@ -58,6 +58,8 @@ class Host(models.Model):
     booted_checksum = models.CharField(max_length=64, blank=True, db_index=True)
     booted_version = models.CharField(max_length=100, blank=True)
     booted_origin = models.CharField(max_length=500, blank=True, help_text="remote:ref, or the container image.")
+    booted_remote = models.CharField(max_length=255, blank=True, help_text="The remote of the booted origin.")
+    booted_ref = models.CharField(max_length=255, blank=True, db_index=True, help_text="The ref the host follows.")
     booted_layered = models.BooleanField(default=False)
     booted_is_container = models.BooleanField(default=False)
     staged_checksum = models.CharField(max_length=64, blank=True)

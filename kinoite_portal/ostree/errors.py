@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
+
+_SUBCOMMAND_TOOLS = ("ostree", "rpm-ostree")
+_SUBCOMMAND_RE = re.compile(r"[a-z][a-z-]*")
 
 
 class OstreeError(Exception):
@@ -27,11 +31,12 @@ class CommandError(OstreeError):
             return "command"
         name = self.argv[0].rsplit("/", 1)[-1]
         words = [name]
-        # The first non-option word after the program is the subcommand for ostree, rpm-ostree and gpg alike.
-        for arg in self.argv[1:]:
-            if not arg.startswith("-"):
+        if name in _SUBCOMMAND_TOOLS:
+            # ostree and rpm-ostree take one or two subcommand words before any option.
+            for arg in self.argv[1:3]:
+                if not _SUBCOMMAND_RE.fullmatch(arg):
+                    break
                 words.append(arg)
-                break
         return " ".join(words)
 
     def first_error_line(self) -> str:
@@ -71,7 +76,8 @@ class ToolMissing(OstreeError):
         self.binary = binary
         package = "rpm-ostree" if binary == "rpm-ostree" else "gnupg" if binary in ("gpg", "gpgconf") else "ostree"
         super().__init__(
-            f"{binary!r} was not found on PATH; install the {package!r} package on this host (e.g. apt-get install {package})"
+            f"{binary!r} was not found on PATH; install the {package!r} package on this host "
+            f"(e.g. apt-get install {package})"
         )
 
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from .errors import OstreeError
-from .runner import LogSink, run
+from .runner import CommandResult, LogSink, run
 
 _FPR_RE = re.compile(r"[0-9A-F]{40}")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
@@ -26,7 +26,9 @@ def ensure_homedir(homedir: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _gpg(homedir: Path, *args: str, input_text: str | None = None, log: LogSink | None = None, check: bool = True):  # type: ignore[no-untyped-def]
+def _gpg(
+    homedir: Path, *args: str, input_text: str | None = None, log: LogSink | None = None, check: bool = True
+) -> CommandResult:
     return run(
         ["gpg", f"--homedir={homedir}", "--batch", "--no-tty", "--status-fd=1", *args],
         input_text=input_text,
@@ -53,9 +55,7 @@ def validate_fingerprint(fpr: str) -> str:
     return value
 
 
-def generate_key(
-    homedir: str | os.PathLike[str], name: str, email: str, *, log: LogSink | None = None
-) -> str:
+def generate_key(homedir: str | os.PathLike[str], name: str, email: str, *, log: LogSink | None = None) -> str:
     """Create an unprotected, non-expiring RSA 3072 signing key and return its fingerprint."""
     if not name.strip() or any(ch in name for ch in "\n\r<>\0"):
         raise ValueError(f"key name {name!r} must be one line without '<' or '>'")
@@ -114,13 +114,21 @@ def export_public_key(homedir: str | os.PathLike[str], fpr: str, *, log: LogSink
 
 
 def export_public_keyring(homedir: str | os.PathLike[str], fpr: str, dest: str | os.PathLike[str]) -> Path:
-    """Write ``fpr``'s public key as a binary keyring file (what ``--gpg-homedir`` directories and OSTREE_GPG_HOME need)."""
+    """Write ``fpr``'s public key as a binary keyring file (what OSTREE_GPG_HOME directories hold)."""
     fingerprint = validate_fingerprint(fpr)
     target = Path(dest).absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     run(
-        ["gpg", f"--homedir={ensure_homedir(homedir)}", "--batch", "--no-tty", "--yes", f"--output={target}",
-         "--export", fingerprint],
+        [
+            "gpg",
+            f"--homedir={ensure_homedir(homedir)}",
+            "--batch",
+            "--no-tty",
+            "--yes",
+            f"--output={target}",
+            "--export",
+            fingerprint,
+        ],
         timeout=GPG_TIMEOUT,
     )
     return target

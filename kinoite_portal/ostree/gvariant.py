@@ -153,6 +153,7 @@ def format_value(value: object) -> str:
 
 
 def _package_tuple(pkg: Package | Sequence[object]) -> tuple[str, Uint64, str, str, str]:
+    epoch: object
     if isinstance(pkg, Package):
         name, epoch, version, release, arch = pkg.as_tuple()
     else:
@@ -282,7 +283,7 @@ class _Parser:
         if ch == "b" and self.text[self.pos + 1 : self.pos + 2] in ("'", '"'):
             self.pos += 1
             return self.bytestring()
-        if ch.isdigit() or ch in "-+." :
+        if ch.isdigit() or ch in "-+.":
             return self.number()
         word = self.word()
         if word == "true":

@@ -122,7 +122,7 @@ class EVRKey:
 
     def _cmp(self, other: object) -> int:
         if not isinstance(other, EVRKey):
-            return NotImplemented
+            raise TypeError(f"cannot compare EVRKey with {type(other).__name__}")
         return compare_evr((self.epoch, self.version, self.release), (other.epoch, other.version, other.release))
 
     def __lt__(self, other: EVRKey) -> bool:

@@ -36,7 +36,7 @@ class Repo:
 
     def __init__(self, path: str | os.PathLike[str], *, log: LogSink | None = None, timeout: float = DEFAULT_TIMEOUT):
         self.path = Path(path).absolute()
-        self.log = log
+        self.log_sink = log
         self.timeout = timeout
 
     def __repr__(self) -> str:
@@ -50,7 +50,7 @@ class Repo:
 
     def using(self, *, log: LogSink | None = None, timeout: float | None = None) -> Repo:
         """Return the same repo with another log sink and/or timeout."""
-        return Repo(self.path, log=log if log is not None else self.log, timeout=timeout or self.timeout)
+        return Repo(self.path, log=log if log is not None else self.log_sink, timeout=timeout or self.timeout)
 
     # ------------------------------------------------------------------ existence
 
@@ -96,7 +96,7 @@ class Repo:
     ) -> CommandResult:
         self.require()
         argv = ["ostree", *command, f"--repo={self.path}", *args]
-        return run(argv, timeout=self.timeout, log=self.log, env=env, check=check)
+        return run(argv, timeout=self.timeout, log=self.log_sink, env=env, check=check)
 
     def mode(self) -> str:
         """Return ``core.mode`` as stored in the config (``archive`` repos say ``archive-z2``)."""
@@ -151,11 +151,13 @@ class Repo:
         no_bindings: bool = False,
         parent: str | None = None,
         generate_sizes: bool = True,
+        owner_root: bool = True,
     ) -> str:
-        """Commit a directory (``tree_dir``) or an existing commit's tree (``tree_ref``) to ``branch``; return the checksum.
+        """Commit a directory (``tree_dir``) or another commit's tree (``tree_ref``) to ``branch``; return the checksum.
 
         ``metadata`` values are written as typed GVariant text (``gvariant.format_metadata_value``); pass
         ``GVariantText`` values, e.g. from ``metadata_keys``, to copy another commit's metadata exactly.
+        ``owner_root`` records every file of ``tree_dir`` as owned by root, whoever runs the worker.
         """
         validate_ref(branch)
         binds = [validate_ref(r) for r in bind_refs]
@@ -189,6 +191,8 @@ class Repo:
             directory = Path(tree_dir).absolute()
             if not directory.is_dir():
                 raise OstreeError(f"tree directory {str(directory)!r} does not exist")
+            if owner_root:
+                args.extend(["--owner-uid=0", "--owner-gid=0"])
             args.append(f"--tree=dir={directory}")
         result = self._ostree(["commit"], *args)
         return validate_checksum(result.stdout.strip())
@@ -392,7 +396,9 @@ class Repo:
     def static_deltas(self) -> list[str]:
         """Return the names of the static deltas (``FROM-TO`` or ``TO`` for from-scratch ones)."""
         output = self._ostree(["static-delta", "list"]).stdout
-        return [line.strip() for line in output.splitlines() if re.fullmatch(r"[0-9a-f]{64}(-[0-9a-f]{64})?", line.strip())]
+        return [
+            line.strip() for line in output.splitlines() if re.fullmatch(r"[0-9a-f]{64}(-[0-9a-f]{64})?", line.strip())
+        ]
 
     def delete_static_delta(self, name: str) -> None:
         """Delete one static delta by name."""
@@ -437,8 +443,6 @@ class Repo:
         args = ["--verify-bindings"] if verify_bindings else []
         result = self._ostree(["fsck"], *args, check=False)
         return FsckResult(ok=result.returncode == 0, output=(result.stdout + result.stderr).strip())
-
-
 
 
 __all__ = ["OSTREE_MANAGED_KEYS", "REPO_MODES", "Repo", "validate_gpg_key_id"]

@@ -26,7 +26,9 @@ def validate_ref(ref: str) -> str:
         if segment in (".", ".."):
             raise InvalidRef(f"ref {ref!r} has a {segment!r} segment")
         if segment.startswith("-"):
-            raise InvalidRef(f"ref {ref!r} has a segment starting with '-' ({segment!r}), which would read as an option")
+            raise InvalidRef(
+                f"ref {ref!r} has a segment starting with '-' ({segment!r}), which would read as an option"
+            )
         if not _SEGMENT_RE.fullmatch(segment):
             bad = sorted({ch for ch in segment if not _SEGMENT_RE.fullmatch(ch)})
             raise InvalidRef(f"ref {ref!r} contains {''.join(bad)!r}; only A-Z a-z 0-9 . _ - and '/' are allowed")
@@ -40,7 +42,9 @@ def validate_checksum(value: str) -> str:
     lowered = value.lower()
     if not _CHECKSUM_RE.fullmatch(lowered):
         if len(value) != 64:
-            raise InvalidChecksum(f"checksum {value!r} is {len(value)} characters long; a full checksum is 64 hex digits")
+            raise InvalidChecksum(
+                f"checksum {value!r} is {len(value)} characters long; a full checksum is 64 hex digits"
+            )
         raise InvalidChecksum(f"checksum {value!r} contains characters other than hex digits")
     return lowered
 

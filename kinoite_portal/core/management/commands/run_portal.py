@@ -79,6 +79,7 @@ class Command(BaseCommand):
         # Each child gets its own session so Ctrl-C reaches only this command, which then stops them in order.
         proc = subprocess.Popen(argv, env=env, start_new_session=True)
         self.children.append((name, proc))
+        self.stdout.write(f"Started {name} (pid {proc.pid})")
 
     def _wait_for(self, predicate: Any, what: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
@@ -91,11 +92,11 @@ class Command(BaseCommand):
         self.stopping = True
 
     def _stop_all(self) -> None:
+        # Web first, Redis last: the worker finishes its warm shutdown while its broker is still there.
         for name, proc in reversed(self.children):
             if proc.poll() is None:
                 self.stdout.write(f"Stopping {name} (pid {proc.pid})…")
                 proc.terminate()
-        for name, proc in reversed(self.children):
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kinoite_portal.ostree import GVariantText, Package, Repo
+from tests.ostree.conftest import REF_DEV, REF_STABLE
+from tests.ostree.helpers import KERNEL_VERSION, evolve_tree, sample_packages
+
+
+def test_it_reads_back_epoch_2_exactly(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    info = repo.read_commit(checksum)
+    assert info.packages == tuple(sample_packages())
+    shadow = next(p for p in info.packages if p.name == "shadow-utils")
+    assert shadow.epoch == 2
+    assert shadow.evr == "2:4.15.1-12.fc41"
+
+
+def test_it_reads_back_version_inputhash_and_subject(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    info = repo.read_commit(checksum)
+    assert info.checksum == checksum
+    assert info.version == "41.20261125.0"
+    assert info.input_hash == "3a1f" * 16
+    assert info.subject == "Kinoite 41.20261125.0"
+    assert info.body == "first line\n\nthird line"
+    assert info.metadata["ostree.bootable"] is True
+    assert info.parent is None
+    assert info.signatures == 0
+    assert abs(info.timestamp - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def test_it_binds_the_branch_and_every_bind_ref(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    assert repo.read_commit(checksum).ref_binding == (REF_DEV, REF_STABLE)
+
+
+def test_it_omits_the_binding_with_no_bindings(make_repo: Callable[..., Repo], tree: Path) -> None:
+    repo = make_repo()
+    checksum = repo.commit(branch="os/x", tree_dir=tree, subject="s", metadata={}, no_bindings=True)
+    assert repo.read_commit(checksum).ref_binding is None
+
+
+def test_it_reads_a_ref_as_well_as_a_checksum(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    assert repo.read_commit(REF_DEV).checksum == checksum
+    assert repo.resolve(REF_DEV) == checksum
+    assert repo.resolve("fedora/x86_64/kinoite/nope") is None
+
+
+def test_it_stores_the_pkglist_as_a_stsss_array(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    text = repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"]
+    assert text.startswith("[('bash', uint64 0, '5.2.32', '1.fc41', 'x86_64'), ")
+
+
+def test_it_writes_an_empty_pkglist_with_its_type(make_repo: Callable[..., Repo], tree: Path) -> None:
+    repo = make_repo()
+    checksum = repo.commit(branch="os/x", tree_dir=tree, subject="s", metadata={"rpmostree.rpmdb.pkglist": []})
+    assert repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"] == "@a(stsss) []"
+    assert repo.read_commit(checksum).packages == ()
+
+
+def test_it_parses_the_log_with_parent_root_and_version(
+    dev_commit: tuple[Repo, str], tree: Path, tmp_path: Path
+) -> None:
+    repo, first = dev_commit
+    second = repo.commit(
+        branch=REF_DEV,
+        tree_dir=evolve_tree(tree, tmp_path / "v2"),
+        subject="Kinoite 41.20261126.0",
+        metadata={"version": "41.20261126.0"},
+    )
+    history = repo.log(REF_DEV)
+    assert [c.checksum for c in history] == [second, first]
+    assert history[0].parent == first
+    assert history[1].parent is None
+    assert [c.version for c in history] == ["41.20261126.0", "41.20261125.0"]
+    assert history[1].subject == "Kinoite 41.20261125.0"
+    assert history[1].body == "first line\n\nthird line"
+    assert history[0].content_checksum != history[1].content_checksum
+
+
+def test_it_lists_refs_under_a_prefix_with_full_names(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    repo.set_ref("other/ref", checksum)
+    assert repo.refs("fedora/x86_64") == {REF_DEV: checksum}
+    assert repo.refs() == {REF_DEV: checksum, "other/ref": checksum}
+    assert repo.refs("nothing/here") == {}
+
+
+def test_it_counts_added_removed_and_modified_paths(dev_commit: tuple[Repo, str], tree: Path, tmp_path: Path) -> None:
+    repo, first = dev_commit
+    second = repo.commit(branch=REF_DEV, tree_dir=evolve_tree(tree, tmp_path / "v2"), subject="v2", metadata={})
+    result = repo.diff(first, second)
+    assert (result.added, result.removed, result.modified) == (1, 1, 2)
+    assert {(e.status, e.path) for e in result.entries} == {
+        ("A", "/usr/bin/newtool"),
+        ("D", "/usr/bin/tool2"),
+        ("M", "/usr/bin/tool1"),
+        ("M", "/usr/lib/os-release"),
+    }
+    assert repo.diff(first, first).identical
+
+
+def test_it_recommits_a_tree_under_a_new_ref_with_the_same_content(dev_commit: tuple[Repo, str]) -> None:
+    repo, source = dev_commit
+    copied = repo.metadata_keys(source)
+    assert "ostree.ref-binding" not in copied
+    new = repo.commit(
+        branch=REF_STABLE,
+        tree_ref=source,
+        subject="Kinoite 41.20261125.0 for stable",
+        metadata={**copied, "version": "41.20261125.1"},
+    )
+    old_info, new_info = repo.read_commit(source), repo.read_commit(new)
+    assert new != source
+    assert new_info.content_checksum == old_info.content_checksum
+    assert new_info.packages == old_info.packages
+    assert new_info.ref_binding == (REF_STABLE,)
+    assert new_info.version == "41.20261125.1"
+    assert repo.diff(source, new).identical
+
+
+def test_it_copies_metadata_text_byte_for_byte(make_repo: Callable[..., Repo], tree: Path) -> None:
+    repo = make_repo()
+    odd = GVariantText("[('it\\'s', uint64 3, 'back\\\\slash', 'é ✓', 'x86_64')]")
+    first = repo.commit(branch="os/a", tree_dir=tree, subject="s", metadata={"rpmostree.rpmdb.pkglist": odd})
+    copied = repo.metadata_keys(first)
+    second = repo.commit(branch="os/b", tree_ref=first, subject="s", metadata=copied)
+    assert repo.metadata_keys(second) == copied
+    assert repo.read_commit(second).packages == (Package("it's", 3, "back\\slash", "é ✓", "x86_64"),)
+
+
+def test_it_refuses_metadata_keys_ostree_writes_itself(make_repo: Callable[..., Repo], tree: Path) -> None:
+    repo = make_repo()
+    with pytest.raises(ValueError, match="ostree writes 'ostree.ref-binding' itself"):
+        repo.commit(branch="os/a", tree_dir=tree, subject="s", metadata={"ostree.ref-binding": ["os/other"]})
+
+
+def test_it_lists_every_path_of_a_commit(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    paths = repo.ls_paths(checksum)
+    assert f"/usr/lib/modules/{KERNEL_VERSION}/vmlinuz" in paths
+    assert "/usr/bin/tool1" in paths
+    assert "/" in paths
+
+
+def test_it_reports_the_repo_mode(make_repo: Callable[..., Repo]) -> None:
+    assert make_repo("a").mode() == "archive-z2"
+    assert make_repo("b", mode="bare-user").mode() == "bare-user"
+
+
+def test_init_is_idempotent_and_creates_parents(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "repo"
+    first = Repo.init(path)
+    (path / "marker").write_text("x")
+    assert Repo.init(path) == first
+    assert (path / "marker").exists()
+
+
+def test_it_sets_and_moves_a_ref(dev_commit: tuple[Repo, str], tree: Path, tmp_path: Path) -> None:
+    repo, first = dev_commit
+    second = repo.commit(branch="os/other", tree_dir=evolve_tree(tree, tmp_path / "v2"), subject="v2", metadata={})
+    repo.set_ref(REF_STABLE, first)
+    assert repo.resolve(REF_STABLE) == first
+    repo.set_ref(REF_STABLE, second)
+    assert repo.resolve(REF_STABLE) == second
+
+
+def test_delete_ref_deletes_only_that_ref(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    repo.set_ref("fedora/x86_64/kinoite/beta", checksum)
+    # `ostree refs --delete fedora` would delete every ref under the prefix.
+    assert repo.delete_ref("fedora") is False
+    assert repo.delete_ref("fedora/x86_64/kinoite/beta") is True
+    assert repo.delete_ref("fedora/x86_64/kinoite/beta") is False
+    assert repo.refs() == {REF_DEV: checksum}
