@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import gvariant, parsers
 from .errors import CommandError, CommitNotFound, InvalidChecksum, OstreeError, RepoMissing
+from .lock import repo_lock
 from .model import CommitInfo, DeltaInfo, DiffResult, FsckResult, PruneResult, PullResult
 from .runner import DEFAULT_TIMEOUT, CommandResult, LogSink, run
 from .validate import is_checksum, validate_checksum, validate_ref
@@ -19,6 +20,8 @@ _METADATA_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _CONFIG_KEY_RE = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9_-]+)+")
 _GPG_KEY_RE = re.compile(r"[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}")
 _DATE_SPEC_RE = re.compile(r"[A-Za-z0-9 :+.-]+")
+# MAX_ARG_STRLEN on Linux (32 pages): the kernel refuses one argv string longer than this, NUL included.
+MAX_ARG_BYTES = 131072
 # Keys `ostree commit` writes itself. Passing one with --add-metadata does not replace ostree's: the commit gets the
 # key twice and readers see the first copy (a copied ['.../dev'] binding then breaks every pull of the new ref).
 OSTREE_MANAGED_KEYS = frozenset({"ostree.ref-binding", "ostree.sizes", "ostree.collection-binding"})
@@ -194,6 +197,13 @@ class Repo:
             if owner_root:
                 args.extend(["--owner-uid=0", "--owner-gid=0"])
             args.append(f"--tree=dir={directory}")
+        for arg in args:
+            size = len(os.fsencode(arg)) + 1
+            if size > MAX_ARG_BYTES:
+                raise OstreeError(
+                    f"commit argument {arg[:40]!r}... is {size} bytes; Linux refuses a single argument over "
+                    f"{MAX_ARG_BYTES} bytes (E2BIG) and ostree commit cannot read metadata from a file"
+                )
         result = self._ostree(["commit"], *args)
         return validate_checksum(result.stdout.strip())
 
@@ -321,6 +331,17 @@ class Repo:
         if not self.has_commit(checksum):
             raise OstreeError(f"pull-local exited 0 but commit {checksum} is not complete in {self.path}")
         return parsers.parse_pull(result.stdout)
+
+    def pull_and_set_ref(self, source: Repo, checksum: str, ref: str, *, lock_timeout: float = 30) -> PullResult:
+        """Pull ``checksum`` from ``source`` and point ``ref`` at it, holding libostree's shared repo lock throughout.
+
+        Without the lock a prune between the two steps deletes the just-pulled commit (no ref names it yet).
+        """
+        validate_ref(ref)
+        with repo_lock(self.path, exclusive=False, timeout=lock_timeout):
+            result = self.pull_local(source, checksum)
+            self.set_ref(ref, checksum)
+        return result
 
     # ------------------------------------------------------------------ signing and publishing
 

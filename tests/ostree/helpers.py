@@ -27,7 +27,7 @@ def small_tree(dest: Path, *, version: str = "41.20261125.0", tools: int = 5) ->
     (dest / "usr/bin").mkdir(parents=True, exist_ok=True)
     (dest / "usr/etc").mkdir(parents=True, exist_ok=True)
     (dest / "usr/lib/modules" / KERNEL_VERSION).mkdir(parents=True, exist_ok=True)
-    (dest / "usr/lib/os-release").write_text(f'NAME="Fedora Linux"\nVERSION_ID=41\nOSTREE_VERSION=\'{version}\'\n')
+    (dest / "usr/lib/os-release").write_text(f"NAME=\"Fedora Linux\"\nVERSION_ID=41\nOSTREE_VERSION='{version}'\n")
     (dest / "usr/lib/modules" / KERNEL_VERSION / "vmlinuz").write_bytes(b"\x7fkernel" * 64)
     (dest / "usr/etc/hostname").write_text("localhost\n")
     for i in range(1, tools + 1):
@@ -40,7 +40,7 @@ def small_tree(dest: Path, *, version: str = "41.20261125.0", tools: int = 5) ->
 def evolve_tree(source: Path, dest: Path, *, version: str = "41.20261126.0") -> Path:
     """Copy ``source`` to ``dest`` and change it: 2 modified, 1 removed, 1 added (the lab's v1 -> v2 shape)."""
     shutil.copytree(source, dest, symlinks=True)
-    (dest / "usr/lib/os-release").write_text(f'NAME="Fedora Linux"\nVERSION_ID=41\nOSTREE_VERSION=\'{version}\'\n')
+    (dest / "usr/lib/os-release").write_text(f"NAME=\"Fedora Linux\"\nVERSION_ID=41\nOSTREE_VERSION='{version}'\n")
     with (dest / "usr/bin/tool1").open("a") as handle:
         handle.write("# patched\n")
     (dest / "usr/bin/tool2").unlink()

@@ -103,7 +103,7 @@ def test_it_raises_repo_missing_before_running_anything(tmp_path: Path) -> None:
 
 
 def test_it_raises_commit_not_found_for_a_checksum_not_in_the_repo(quiet_repo: tuple[Repo, str, ListLog]) -> None:
-    repo, checksum, log = quiet_repo
+    repo, checksum, _log = quiet_repo
     missing = "0" * 64
     with pytest.raises(CommitNotFound, match=missing):
         repo.read_commit(missing)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kinoite_portal.ostree import GVariantText, Package, Repo
+from kinoite_portal.ostree import GVariantText, ListLog, OstreeError, Package, Repo, format_pkglist
 from tests.ostree.conftest import REF_DEV, REF_STABLE
 from tests.ostree.helpers import KERNEL_VERSION, evolve_tree, sample_packages
 
@@ -52,10 +52,22 @@ def test_it_reads_a_ref_as_well_as_a_checksum(dev_commit: tuple[Repo, str]) -> N
     assert repo.resolve("fedora/x86_64/kinoite/nope") is None
 
 
-def test_it_stores_the_pkglist_as_a_stsss_array(dev_commit: tuple[Repo, str]) -> None:
+def test_it_stores_the_pkglist_as_a_stsss_array_in_ostrees_own_text(dev_commit: tuple[Repo, str]) -> None:
     repo, checksum = dev_commit
     text = repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"]
-    assert text.startswith("[('bash', uint64 0, '5.2.32', '1.fc41', 'x86_64'), ")
+    assert text.startswith("[('bash', uint64 0, '5.2.32', '1.fc41', 'x86_64'), ('kernel', 0, ")
+    assert text == format_pkglist(sample_packages())
+
+
+def test_it_refuses_metadata_too_big_for_one_argument_before_running(
+    make_repo: Callable[..., Repo], tree: Path
+) -> None:
+    log = ListLog()
+    repo = make_repo().using(log=log)
+    huge = [Package(f"package-with-a-long-name-{i}", 0, "1.0.0", "1.fc41", "x86_64") for i in range(3000)]
+    with pytest.raises(OstreeError, match="E2BIG"):
+        repo.commit(branch="os/big", tree_dir=tree, subject="s", metadata={"rpmostree.rpmdb.pkglist": huge})
+    assert log.commands == []
 
 
 def test_it_writes_an_empty_pkglist_with_its_type(make_repo: Callable[..., Repo], tree: Path) -> None:
@@ -138,7 +150,7 @@ def test_it_copies_metadata_text_byte_for_byte(make_repo: Callable[..., Repo], t
 
 def test_it_refuses_metadata_keys_ostree_writes_itself(make_repo: Callable[..., Repo], tree: Path) -> None:
     repo = make_repo()
-    with pytest.raises(ValueError, match="ostree writes 'ostree.ref-binding' itself"):
+    with pytest.raises(ValueError, match=r"ostree writes 'ostree\.ref-binding' itself"):
         repo.commit(branch="os/a", tree_dir=tree, subject="s", metadata={"ostree.ref-binding": ["os/other"]})
 
 

@@ -43,6 +43,19 @@ def test_it_pulls_the_commit_not_where_the_source_ref_points_now(
     assert prod.log_with_truncation(REF_STABLE) == (prod.log(REF_STABLE), False)
 
 
+def test_pull_and_set_ref_publishes_under_the_lock(
+    dev_commit: tuple[Repo, str], make_repo: Callable[..., Repo]
+) -> None:
+    dev, checksum = dev_commit
+    prod = make_repo("prod")
+    result = prod.pull_and_set_ref(dev, checksum, REF_STABLE)
+    assert result.content_objects > 0
+    assert prod.refs() == {REF_STABLE: checksum}
+    # Idempotent: a re-run (task retried after a crash) changes nothing.
+    assert prod.pull_and_set_ref(dev, checksum, REF_STABLE).content_objects == 0
+    assert prod.refs() == {REF_STABLE: checksum}
+
+
 def test_a_repeated_pull_is_a_no_op(dev_commit: tuple[Repo, str], make_repo: Callable[..., Repo]) -> None:
     dev, checksum = dev_commit
     prod = make_repo("prod")
