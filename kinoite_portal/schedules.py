@@ -4,4 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Starts composes for treefiles whose cron schedule fell due; the schedules themselves live on the treefiles.
+    "releases.compose_scheduled": {"task": "releases.compose_scheduled", "schedule": 60.0},
+    # Re-queues promotions whose worker died (running while the repo lock is free) and requests that waited for time.
+    "releases.promotion_requeue_stuck": {"task": "releases.promotion_requeue_stuck", "schedule": 120.0},
+    # Marks desktops silent after PORTAL_SILENT_AFTER_DAYS without a check-in.
+    "fleet.hosts_mark_silent": {"task": "fleet.hosts_mark_silent", "schedule": 900.0},
+    # Keeps at most PORTAL_CHECKIN_HISTORY check-ins per desktop.
+    "fleet.checkin_history_trim": {"task": "fleet.checkin_history_trim", "schedule": 3600.0},
+}

@@ -175,6 +175,11 @@ PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_CHECKIN_MAX_BYTES
+# The web server in front (deploy/): its TLS files and the user it reads repos as; checked at start-up
+# (kinoite_portal.core.checks) and used by `manage.py render_webserver_config`.
+PORTAL_TLS_CERT = env_str("PORTAL_TLS_CERT")
+PORTAL_TLS_KEY = env_str("PORTAL_TLS_KEY")
+PORTAL_WEBSERVER_USER = env_str("PORTAL_WEBSERVER_USER")
 
 # --- Email ------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -18,6 +18,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("livez", core_views.livez, name="livez"),
     path("admin/", admin.site.urls),
     path("releases/", include("kinoite_portal.releases.urls")),
     path("fleet/", include("kinoite_portal.fleet.urls")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 RELEASE_ENGINEERS = "release-engineers"
 APPROVERS = "approvers"
 DEPARTMENT_HEADS = "department-heads"
@@ -41,3 +43,19 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
     APPROVERS: [*READ_RELEASES, *READ_FLEET_ALL, "releases.approve_promotion"],
     DEPARTMENT_HEADS: ["fleet.view_rollout"],
 }
+
+
+def groups_ensure(*, group_model: Any = None, permission_model: Any = None) -> None:
+    """Create the portal's groups and grant them their permissions; safe to run again.
+
+    Migration core.0002 calls it with historical models; tests call it after a flush emptied the tables.
+    """
+    if group_model is None or permission_model is None:
+        from django.contrib.auth.models import Group, Permission
+
+        group_model, permission_model = Group, Permission
+    for group_name, perm_names in GROUP_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=group_name)
+        for perm_name in perm_names:
+            app_label, codename = perm_name.split(".")
+            group.permissions.add(permission_model.objects.get(content_type__app_label=app_label, codename=codename))

@@ -1,12 +1,40 @@
-"""Reads for the rollout pages. Department heads only ever get their own departments."""
+"""Reads for the rollout pages. Department heads only ever get their own departments.
+
+Every host falls in exactly one rollout category, decided in SQL (first match wins):
+
+- ``silent``: no check-in for more than ``PORTAL_SILENT_AFTER_DAYS`` days (or never);
+- ``other``: follows another source: a container image, or a ref that no stage of the portal publishes;
+- ``staged``: an update is staged (or pending) and waits for a reboot;
+- ``current``: boots the head of the ref it follows (for desktops, the prod ref; for the pilot ring, dev's);
+- ``older``: boots an earlier commit of that ref (counted per version);
+- ``unknown``: boots a commit that the ref it follows never pointed at.
+
+A layered host is counted on the image it runs (``base-checksum``), which is what ``Host.booted_checksum`` holds.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.conf import settings
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.utils import timezone
 
-from kinoite_portal.fleet.models import Department
+from kinoite_portal.fleet.models import Department, Host
+from kinoite_portal.releases.models import Commit, Ref, RefUpdate, Stage
+
+CATEGORIES: list[tuple[str, str]] = [
+    ("current", "On the current head"),
+    ("older", "On an older published commit"),
+    ("staged", "Staged, waiting for a reboot"),
+    ("unknown", "On a commit the portal does not know"),
+    ("other", "Following another source"),
+    ("silent", "Silent"),
+]
+CATEGORY_NAMES = [name for name, _ in CATEGORIES]
 
 
 def visible_departments(user: Any) -> QuerySet[Department]:
@@ -21,3 +49,206 @@ def visible_departments(user: Any) -> QuerySet[Department]:
 def department_host_counts(user: Any) -> QuerySet[Department]:
     """Return the visible departments with their number of hosts."""
     return visible_departments(user).annotate(host_count=Count("hosts"))
+
+
+def prod_stage() -> Stage | None:
+    """Return the stage desktops follow: the one named ``prod``, else the last stage."""
+    return Stage.objects.filter(name="prod").first() or Stage.objects.order_by("-order").first()
+
+
+def silent_cutoff() -> Any:
+    return timezone.now() - timedelta(days=settings.PORTAL_SILENT_AFTER_DAYS)
+
+
+def hosts_with_category(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
+    """Return hosts annotated with ``category`` (see the module docstring), computed by the database."""
+    queryset = Host.objects.all() if queryset is None else queryset
+    # The later stage wins when two stages publish a ref of the same name.
+    refs = Ref.objects.filter(name=OuterRef("booted_ref")).order_by("-stage__order")
+    head = Subquery(refs.values("head__checksum")[:1])
+    in_history = Exists(
+        RefUpdate.objects.filter(ref__name=OuterRef("booted_ref"), commit__checksum=OuterRef("booted_checksum"))
+    )
+    return queryset.annotate(
+        ref_head=head,
+        follows_stage=Exists(refs),
+        category=Case(
+            When(Q(last_checkin_at__isnull=True) | Q(last_checkin_at__lt=silent_cutoff()), then=Value("silent")),
+            When(Q(booted_is_container=True) | Q(follows_stage=False), then=Value("other")),
+            When(~Q(staged_checksum=""), then=Value("staged")),
+            When(booted_checksum=head, then=Value("current")),
+            When(in_history, then=Value("older")),
+            default=Value("unknown"),
+            output_field=CharField(),
+        ),
+    )
+
+
+def visible_hosts(user: Any) -> QuerySet[Host]:
+    """Return the hosts of the departments ``user`` may see."""
+    return Host.objects.filter(department__in=visible_departments(user))
+
+
+@dataclass
+class Cell:
+    count: int = 0
+    percent: float = 0.0
+
+
+@dataclass
+class RolloutRow:
+    """Counts per category for one department (or one ref in one department)."""
+
+    label: str
+    department: Department | None = None
+    ref: str = ""
+    stage: str = ""
+    head_version: str = ""
+    total: int = 0
+    cells: dict[str, Cell] = field(default_factory=lambda: {name: Cell() for name in CATEGORY_NAMES})
+    older_versions: list[tuple[str, int]] = field(default_factory=list)
+
+    def add(self, category: str, count: int) -> None:
+        self.cells[category].count += count
+        self.total += count
+
+    def finish(self) -> None:
+        for cell in self.cells.values():
+            cell.percent = round(100.0 * cell.count / self.total, 1) if self.total else 0.0
+
+    @property
+    def ordered_cells(self) -> list[tuple[str, str, Cell]]:
+        return [(name, label, self.cells[name]) for name, label in CATEGORIES]
+
+
+@dataclass
+class RolloutOverview:
+    rows: list[RolloutRow]
+    total: RolloutRow
+    stage: Stage | None
+    refs: list[Ref]
+
+
+def _version_map(checksums: set[str]) -> dict[str, str]:
+    return dict(Commit.objects.filter(checksum__in=checksums).values_list("checksum", "version")) if checksums else {}
+
+
+def rollout_overview(user: Any) -> RolloutOverview:
+    """Return per-department counts and percentages of the visible hosts; a constant number of queries."""
+    stage = prod_stage()
+    departments = list(visible_departments(user))
+    rows = {d.pk: RolloutRow(label=d.name, department=d) for d in departments}
+    total = RolloutRow(label="All departments")
+    counts = (
+        hosts_with_category(Host.objects.filter(department__in=[d.pk for d in departments]))
+        .order_by()
+        .values("department_id", "category")  # type: ignore[misc]  # an annotation the type stubs cannot see
+        .annotate(n=Count("id"))
+    )
+    for entry in counts:
+        rows[entry["department_id"]].add(entry["category"], entry["n"])
+        total.add(entry["category"], entry["n"])
+    for row in [*rows.values(), total]:
+        row.finish()
+    refs = list(Ref.objects.filter(stage=stage).select_related("head")) if stage else []
+    return RolloutOverview(rows=list(rows.values()), total=total, stage=stage, refs=refs)
+
+
+def department_rollout(department: Department) -> tuple[list[RolloutRow], RolloutRow]:
+    """Return one row per published ref (plus one for other sources) for a department, and the department total."""
+    refs = {ref.name: ref for ref in Ref.objects.select_related("head", "stage").order_by("stage__order", "name")}
+    rows: dict[str, RolloutRow] = {
+        name: RolloutRow(label=name, ref=name, stage=ref.stage.name, head_version=ref.head.version if ref.head else "")
+        for name, ref in refs.items()
+    }
+    other = RolloutRow(label="Other sources (container images, other remotes or refs)")
+    total = RolloutRow(label="All", department=department)
+    older: dict[str, dict[str, int]] = defaultdict(dict)
+    counts = (
+        hosts_with_category(Host.objects.filter(department=department))
+        .annotate(
+            older_checksum=Case(
+                When(category="older", then="booted_checksum"), default=Value(""), output_field=CharField()
+            )
+        )
+        .order_by()
+        .values("booted_ref", "follows_stage", "booted_is_container", "category", "older_checksum")
+        .annotate(n=Count("id"))
+    )
+    for entry in counts:
+        following = entry["follows_stage"] and not entry["booted_is_container"]
+        row = rows[entry["booted_ref"]] if following else other
+        row.add(entry["category"], entry["n"])
+        total.add(entry["category"], entry["n"])
+        if entry["older_checksum"]:
+            by_ref = older[entry["booted_ref"]]
+            by_ref[entry["older_checksum"]] = by_ref.get(entry["older_checksum"], 0) + entry["n"]
+    versions = _version_map({checksum for by_ref in older.values() for checksum in by_ref})
+    for ref_name, by_checksum in older.items():
+        rows[ref_name].older_versions = sorted(
+            ((versions.get(checksum) or checksum[:10], n) for checksum, n in by_checksum.items()), reverse=True
+        )
+    result = [*rows.values(), other]
+    for row in [*result, total]:
+        row.finish()
+    return result, total
+
+
+@dataclass(frozen=True)
+class HostFilters:
+    department: str = ""
+    category: str = ""
+    search: str = ""
+
+
+def host_list(user: Any, filters: HostFilters) -> QuerySet[Host]:
+    """Return the visible hosts, with their category, filtered by department slug, category and a search term."""
+    hosts = hosts_with_category(visible_hosts(user)).select_related("department")
+    if filters.department:
+        hosts = hosts.filter(department__slug=filters.department)
+    if filters.category in CATEGORY_NAMES:
+        hosts = hosts.filter(**{"category": filters.category})  # an annotation the type stubs cannot see
+    if filters.search:
+        term = filters.search.strip()
+        hosts = hosts.filter(
+            Q(hostname__icontains=term)
+            | Q(machine_id__istartswith=term.lower())
+            | Q(booted_version__icontains=term)
+            | Q(booted_checksum__startswith=term.lower())
+        )
+    return hosts.order_by("hostname", "pk")
+
+
+def host_detail(user: Any, pk: int) -> Host | None:
+    """Return one visible host with its category, or None (also for hosts of departments the user does not head)."""
+    return hosts_with_category(visible_hosts(user)).select_related("department").filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class PilotEvidence:
+    """How many hosts booted a commit, and how many of those are healthy."""
+
+    checksum: str
+    booted: int
+    healthy: int
+    red: int
+    silent: int
+
+    @property
+    def unhealthy(self) -> int:
+        return self.booted - self.healthy
+
+
+def pilot_evidence(*, checksum: str) -> PilotEvidence:
+    """Return how many hosts booted ``checksum`` (their image) and how many are healthy.
+
+    Healthy: greenboot reported green, or the host checked in within the silent window with no red report.
+    """
+    recent = Q(last_checkin_at__gte=silent_cutoff())
+    counts = Host.objects.filter(booted_checksum=checksum.lower()).aggregate(
+        booted=Count("id"),
+        healthy=Count("id", filter=Q(health=Host.Health.GREEN) | (recent & ~Q(health=Host.Health.RED))),
+        red=Count("id", filter=Q(health=Host.Health.RED)),
+        silent=Count("id", filter=~recent | Q(last_checkin_at__isnull=True)),
+    )
+    return PilotEvidence(checksum=checksum.lower(), **counts)

@@ -1,15 +1,150 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_safe
 
 from kinoite_portal.fleet import selectors
+from kinoite_portal.fleet.models import CheckIn
+from kinoite_portal.releases.models import Stage
+
+HOSTS_PER_PAGE = 50
+AGENT_DIR = Path(settings.BASE_DIR) / "deploy" / "client"
+AGENT_FILES = {
+    "install.sh": "text/x-shellscript",
+    "kinoite-portal-agent": "text/x-python",
+    "kinoite-portal-agent.service": "text/plain",
+    "kinoite-portal-agent.timer": "text/plain",
+    "README.md": "text/markdown",
+}
 
 
 @require_GET
 @permission_required("fleet.view_rollout", raise_exception=True)
 def rollout(request: HttpRequest) -> HttpResponse:
-    departments = selectors.department_host_counts(request.user)
-    return render(request, "fleet/rollout.html", {"section": "rollout", "departments": departments})
+    overview = selectors.rollout_overview(request.user)
+    return render(
+        request,
+        "fleet/rollout.html",
+        {
+            "section": "rollout",
+            "overview": overview,
+            "categories": selectors.CATEGORIES,
+            "silent_days": settings.PORTAL_SILENT_AFTER_DAYS,
+        },
+    )
+
+
+@require_GET
+@permission_required("fleet.view_rollout", raise_exception=True)
+def department(request: HttpRequest, slug: str) -> HttpResponse:
+    dept = get_object_or_404(selectors.visible_departments(request.user), slug=slug)
+    rows, total = selectors.department_rollout(dept)
+    return render(
+        request,
+        "fleet/department.html",
+        {
+            "section": "rollout",
+            "department": dept,
+            "rows": rows,
+            "total": total,
+            "categories": selectors.CATEGORIES,
+            "silent_days": settings.PORTAL_SILENT_AFTER_DAYS,
+        },
+    )
+
+
+@require_GET
+@permission_required("fleet.view_rollout", raise_exception=True)
+def host_list(request: HttpRequest) -> HttpResponse:
+    filters = selectors.HostFilters(
+        department=request.GET.get("department", "")[:100],
+        category=request.GET.get("category", "")[:20],
+        search=request.GET.get("q", "")[:100],
+    )
+    page = Paginator(selectors.host_list(request.user, filters), HOSTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "section": "rollout",
+        "page": page,
+        "filters": filters,
+        "departments": selectors.visible_departments(request.user),
+        "categories": selectors.CATEGORIES,
+        "category_labels": dict(selectors.CATEGORIES),
+    }
+    # The search box asks for the results partial only; a plain request (or no JavaScript) gets the page.
+    partial = bool(getattr(request, "htmx", False))
+    return render(request, "fleet/_host_results.html" if partial else "fleet/host_list.html", context)
+
+
+@require_GET
+@permission_required("fleet.view_rollout", raise_exception=True)
+def host_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    host = selectors.host_detail(request.user, pk)
+    if host is None:
+        raise Http404("No such host.")
+    checkins = CheckIn.objects.filter(host=host).only("received_at", "booted_checksum", "booted_version", "remote_addr")
+    return render(
+        request,
+        "fleet/host_detail.html",
+        {
+            "section": "rollout",
+            "host": host,
+            "checkins": checkins[: settings.PORTAL_CHECKIN_HISTORY],
+            "category_labels": dict(selectors.CATEGORIES),
+        },
+    )
+
+
+@require_GET
+@permission_required("fleet.view_host", raise_exception=True)
+def client_setup(request: HttpRequest) -> HttpResponse:
+    stages = Stage.objects.select_related("signing_key").order_by("order")
+    portal_url = settings.PORTAL_PUBLIC_URL.rstrip("/")
+    entries = []
+    for stage in stages:
+        entries.append(
+            {
+                "stage": stage,
+                "remote": f"portal-{stage.name}",
+                "url": stage.public_url or f"{portal_url}/repo/{stage.name}/",
+                "refs": list(stage.refs.values_list("name", flat=True)) or ["fedora/x86_64/kinoite/stable"],
+                "key_url": f"{portal_url}/fleet/stages/{stage.name}/key.asc" if stage.signing_key_id else "",
+            }
+        )
+    return render(
+        request,
+        "fleet/client_setup.html",
+        {
+            "section": "client_setup",
+            "entries": entries,
+            "portal_url": portal_url,
+            "can_enroll": request.user.has_perm("fleet.add_enrollmenttoken"),
+            "agent_files": list(AGENT_FILES),
+        },
+    )
+
+
+@login_not_required  # a public key, fetched by desktops that are being set up
+@require_safe
+def stage_key(request: HttpRequest, name: str) -> HttpResponse:
+    stage = get_object_or_404(Stage.objects.select_related("signing_key"), name=name)
+    if stage.signing_key is None:
+        raise Http404("This stage does not sign its commits.")
+    response = HttpResponse(stage.signing_key.public_key, content_type="application/pgp-keys")
+    response["Content-Disposition"] = f'attachment; filename="{stage.name}.asc"'
+    return response
+
+
+@login_not_required  # the agent's files are public: the installer fetches them on a desktop that has no session
+@require_safe
+def agent_file(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in AGENT_FILES:
+        raise Http404("Not an agent file.")
+    response = HttpResponse((AGENT_DIR / name).read_bytes(), content_type=AGENT_FILES[name])
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

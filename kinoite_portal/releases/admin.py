@@ -4,7 +4,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
+from kinoite_portal.releases.forms import TreefileForm
+from kinoite_portal.releases import signing_admin
 from kinoite_portal.releases.models import (
     Approval,
     Commit,
@@ -17,6 +21,7 @@ from kinoite_portal.releases.models import (
     Treefile,
     TreefileRevision,
 )
+from kinoite_portal.releases.services.treefiles import treefile_save
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,6 +40,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
     list_display = ["name", "order", "repo_path", "public_url", "signing_key", "required_approvals"]
+    # Signing keys (issue 4): generate as an action, import on /admin/releases/stage/<id>/import-key/.
+    actions = [signing_admin.generate_signing_key]
+
+    def get_urls(self) -> list[Any]:
+        return signing_admin.import_key_urls(self) + super().get_urls()
 
 
 @admin.register(SigningKey)
@@ -44,8 +54,38 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Treefile)
-class TreefileAdmin(admin.ModelAdmin):
+class TreefileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every save goes through treefile_save, so it is validated and keeps a revision."""
+
+    form = TreefileForm
     list_display = ["name", "ref", "published_ref", "schedule", "enabled", "updated_at"]
+    readonly_fields = ["revisions_link"]
+
+    @admin.display(description="Revisions")
+    def revisions_link(self, obj: Treefile) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("releases:treefile_revisions", args=[obj.name])
+        return format_html('<a href="{}">{} revisions, with diffs</a>', url, obj.revisions.count())
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A rename would start a new treefile with no history: the name is fixed once saved.
+        return ["name", "revisions_link"] if obj is not None else ["revisions_link"]
+
+    def save_model(self, request: HttpRequest, obj: Treefile, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        saved = treefile_save(
+            name=data.get("name") or obj.name,
+            content=data["content"],
+            published_ref=data["published_ref"],
+            description=data.get("description", ""),
+            schedule=data.get("schedule", ""),
+            enabled=data.get("enabled", True),
+            author=request.user,
+            comment=data.get("comment", ""),
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
 
 @admin.register(TreefileRevision)

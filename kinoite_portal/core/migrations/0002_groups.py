@@ -14,15 +14,9 @@ def create_groups(apps: Any, schema_editor: Any) -> None:
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    from kinoite_portal.core.roles import GROUP_PERMISSIONS
+    from kinoite_portal.core.roles import groups_ensure
 
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
-    for group_name, perm_names in GROUP_PERMISSIONS.items():
-        group, _ = group_model.objects.get_or_create(name=group_name)
-        for perm_name in perm_names:
-            app_label, codename = perm_name.split(".")
-            group.permissions.add(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
+    groups_ensure(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
 
 
 class Migration(migrations.Migration):

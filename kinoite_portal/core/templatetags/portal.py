@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
 from django.utils import timezone
@@ -35,7 +35,7 @@ def when(value: datetime | None) -> str:
     now = timezone.now()
     relative = f"in {timesince(now, value)}" if value > now else f"{timesince(value, now)} ago"
     relative = relative.split(",")[0].replace("\xa0", " ")
-    iso = value.astimezone(timezone.UTC).isoformat()
+    iso = value.astimezone(UTC).isoformat()
     return format_html('<time datetime="{}" title="{} UTC">{}</time>', iso, value.strftime("%Y-%m-%d %H:%M"), relative)
 
 

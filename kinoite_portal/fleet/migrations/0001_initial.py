@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,78 +14,121 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Department',
+            name="Department",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('heads', models.ManyToManyField(blank=True, related_name='headed_departments', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                (
+                    "heads",
+                    models.ManyToManyField(blank=True, related_name="headed_departments", to=settings.AUTH_USER_MODEL),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='EnrollmentToken',
+            name="EnrollmentToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('prefix', models.CharField(max_length=16)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('expires_at', models.DateTimeField()),
-                ('max_uses', models.PositiveIntegerField(default=1)),
-                ('uses', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollment_tokens', to='fleet.department')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("prefix", models.CharField(max_length=16)),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("expires_at", models.DateTimeField()),
+                ("max_uses", models.PositiveIntegerField(default=1)),
+                ("uses", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrollment_tokens",
+                        to="fleet.department",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Host',
+            name="Host",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hostname', models.CharField(db_index=True, max_length=255)),
-                ('machine_id', models.CharField(max_length=64, unique=True)),
-                ('token_hash', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('token_prefix', models.CharField(blank=True, max_length=16)),
-                ('token_revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('enrolled_at', models.DateTimeField(auto_now_add=True)),
-                ('last_checkin_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('booted_checksum', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('booted_version', models.CharField(blank=True, max_length=100)),
-                ('booted_origin', models.CharField(blank=True, help_text='remote:ref, or the container image.', max_length=500)),
-                ('booted_layered', models.BooleanField(default=False)),
-                ('booted_is_container', models.BooleanField(default=False)),
-                ('staged_checksum', models.CharField(blank=True, max_length=64)),
-                ('staged_version', models.CharField(blank=True, max_length=100)),
-                ('rollback_checksum', models.CharField(blank=True, max_length=64)),
-                ('rollback_version', models.CharField(blank=True, max_length=100)),
-                ('health', models.CharField(choices=[('unknown', 'Unknown'), ('green', 'Green'), ('red', 'Red')], default='unknown', max_length=8)),
-                ('is_silent', models.BooleanField(db_index=True, default=False)),
-                ('deployments', models.JSONField(blank=True, default=list)),
-                ('status', models.JSONField(blank=True, default=dict, help_text='The latest rpm-ostree status document, unmodified.')),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='hosts', to='fleet.department')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hostname", models.CharField(db_index=True, max_length=255)),
+                ("machine_id", models.CharField(max_length=64, unique=True)),
+                ("token_hash", models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                ("token_prefix", models.CharField(blank=True, max_length=16)),
+                ("token_revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("enrolled_at", models.DateTimeField(auto_now_add=True)),
+                ("last_checkin_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("booted_checksum", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("booted_version", models.CharField(blank=True, max_length=100)),
+                (
+                    "booted_origin",
+                    models.CharField(blank=True, help_text="remote:ref, or the container image.", max_length=500),
+                ),
+                ("booted_layered", models.BooleanField(default=False)),
+                ("booted_is_container", models.BooleanField(default=False)),
+                ("staged_checksum", models.CharField(blank=True, max_length=64)),
+                ("staged_version", models.CharField(blank=True, max_length=100)),
+                ("rollback_checksum", models.CharField(blank=True, max_length=64)),
+                ("rollback_version", models.CharField(blank=True, max_length=100)),
+                (
+                    "health",
+                    models.CharField(
+                        choices=[("unknown", "Unknown"), ("green", "Green"), ("red", "Red")],
+                        default="unknown",
+                        max_length=8,
+                    ),
+                ),
+                ("is_silent", models.BooleanField(db_index=True, default=False)),
+                ("deployments", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="The latest rpm-ostree status document, unmodified."
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="hosts", to="fleet.department"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['hostname'],
-                'permissions': [('view_rollout', 'Can view rollout status of the departments they head'), ('view_all_departments', 'Can view rollout status of every department')],
+                "ordering": ["hostname"],
+                "permissions": [
+                    ("view_rollout", "Can view rollout status of the departments they head"),
+                    ("view_all_departments", "Can view rollout status of every department"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CheckIn',
+            name="CheckIn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True)),
-                ('booted_checksum', models.CharField(blank=True, max_length=64)),
-                ('booted_version', models.CharField(blank=True, max_length=100)),
-                ('report', models.JSONField()),
-                ('host', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checkins', to='fleet.host')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("remote_addr", models.GenericIPAddressField(blank=True, null=True)),
+                ("booted_checksum", models.CharField(blank=True, max_length=64)),
+                ("booted_version", models.CharField(blank=True, max_length=100)),
+                ("report", models.JSONField()),
+                (
+                    "host",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="checkins", to="fleet.host"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
-                'indexes': [models.Index(fields=['host', '-received_at'], name='fleet_check_host_id_67d52f_idx')],
+                "ordering": ["-received_at", "-id"],
+                "indexes": [models.Index(fields=["host", "-received_at"], name="fleet_check_host_id_67d52f_idx")],
             },
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fleet', '0001_initial'),
+        ("fleet", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='host',
-            name='booted_ref',
-            field=models.CharField(blank=True, db_index=True, help_text='The ref the host follows.', max_length=255),
+            model_name="host",
+            name="booted_ref",
+            field=models.CharField(blank=True, db_index=True, help_text="The ref the host follows.", max_length=255),
         ),
         migrations.AddField(
-            model_name='host',
-            name='booted_remote',
-            field=models.CharField(blank=True, help_text='The remote of the booted origin.', max_length=255),
+            model_name="host",
+            name="booted_remote",
+            field=models.CharField(blank=True, help_text="The remote of the booted origin.", max_length=255),
         ),
     ]

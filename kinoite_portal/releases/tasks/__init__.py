@@ -1,3 +1,6 @@
 """Celery tasks of the releases app, a module per kind of job; importing them here registers them."""
 
 from __future__ import annotations
+
+from kinoite_portal.releases.tasks import compose as compose
+from kinoite_portal.releases.tasks import promotion as promotion

@@ -4,15 +4,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from kinoite_portal.releases import selectors
+from kinoite_portal.releases import promotion_selectors, selectors
 
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Show stages, refs and their current commits; people without release rights go to the rollout."""
+    """Show, per treefile, dev and prod history side by side; people without release rights go to the rollout."""
     if not request.user.has_perm("releases.view_commit"):
         if request.user.has_perm("fleet.view_rollout"):
             return redirect("fleet:rollout")
         return render(request, "core/no_role.html", status=403)
-    context = {"section": "dashboard", "stages": selectors.stage_overview_list()}
+    context = {
+        "section": "dashboard",
+        "stages": selectors.stage_overview_list(),
+        "lanes": promotion_selectors.dashboard_lanes(),
+        "busy": promotion_selectors.any_job_running(),
+    }
+    if getattr(request, "htmx", False) and request.GET.get("part") == "lanes":
+        return render(request, "releases/_dashboard_lanes.html", context)
     return render(request, "releases/dashboard.html", context)

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from kinoite_portal.releases import selectors
+from kinoite_portal.releases import promotion_selectors, selectors
+from kinoite_portal.releases.models import Commit, Promotion
+from kinoite_portal.releases.services import approvals, promotions, rollbacks
+from kinoite_portal.releases.services.promotions import PromotionError
+
+CHANGED = "promotionChanged"
 
 
 @require_GET
@@ -13,3 +19,144 @@ from kinoite_portal.releases import selectors
 def promotion_list(request: HttpRequest) -> HttpResponse:
     context = {"section": "promotions", "promotions": selectors.promotion_list()}
     return render(request, "releases/promotion_list.html", context)
+
+
+def _get(pk: int) -> Promotion:
+    try:
+        return promotion_selectors.promotion_detail(pk)
+    except Promotion.DoesNotExist:
+        raise Http404("No such promotion.") from None
+
+
+def _panel_context(request: HttpRequest, promotion: Promotion, error: str = "") -> dict[str, object]:
+    policy = approvals.promotion_policy(promotion)
+    user = request.user
+    votes = list(promotion.approvals.select_related("user"))
+    open_for_votes = promotion.state == Promotion.State.REQUESTED
+    return {
+        "promotion": promotion,
+        "policy": policy,
+        "votes": votes,
+        "error": error,
+        "can_vote": open_for_votes
+        and user.has_perm("releases.approve_promotion")
+        and user.pk != promotion.requested_by_id
+        and not any(v.user_id == user.pk for v in votes),
+        "is_requester": user.pk == promotion.requested_by_id,
+        "can_cancel": promotion.state in (Promotion.State.REQUESTED, Promotion.State.APPROVED, Promotion.State.QUEUED)
+        and (user.pk == promotion.requested_by_id or user.has_perm("releases.change_promotion")),
+    }
+
+
+@require_GET
+@permission_required("releases.view_promotion", raise_exception=True)
+def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = _get(pk)
+    if getattr(request, "htmx", False) and request.GET.get("part") == "panel":
+        return render(request, "releases/_promotion_panel.html", _panel_context(request, promotion))
+    compared_to = promotion.previous_head or promotion_selectors.target_head_for(
+        promotion.treefile, promotion.target_stage
+    )
+    if promotion.kind == Promotion.Kind.ROLLBACK:
+        # A rollback restores an older tree: show what changes against what prod runs now.
+        compared_to = promotion.previous_head or promotion_selectors.target_head_for(
+            promotion.treefile, promotion.target_stage
+        )
+    evidence = promotion_selectors.commit_evidence(promotion.commit, against=compared_to)
+    context = {
+        "section": "promotions",
+        **_panel_context(request, promotion),
+        "evidence": evidence,
+        "pilot": promotion_selectors.pilot_evidence(promotion.commit.checksum),
+        "compose_link_ok": promotion_selectors.compose_link_ok(),
+    }
+    return render(request, "releases/promotion_detail.html", context)
+
+
+@require_GET
+@permission_required("releases.view_promotion", raise_exception=True)
+def promotion_log(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = get_object_or_404(Promotion, pk=pk)
+    response = render(request, "releases/_promotion_log.html", {"promotion": promotion})
+    if promotion.state in Promotion.FINISHED_STATES:
+        response.status_code = 286  # htmx stops polling
+        response["HX-Trigger"] = CHANGED
+    return response
+
+
+def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    promotion = _get(pk)
+    comment = request.POST.get("comment", "")
+    error = ""
+    try:
+        if action == "approve":
+            approvals.approval_grant(user=request.user, promotion=promotion, comment=comment)
+        elif action == "reject":
+            approvals.approval_reject(user=request.user, promotion=promotion, comment=comment)
+        else:
+            promotions.promotion_cancel(user=request.user, promotion=promotion, comment=comment)
+    except PromotionError as exc:
+        error = str(exc)
+    promotion = _get(pk)
+    if getattr(request, "htmx", False):
+        response = render(request, "releases/_promotion_panel.html", _panel_context(request, promotion, error))
+        if not error:
+            response["HX-Trigger"] = CHANGED
+        return response
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Promotion #{pk} is now {promotion.state}.")
+    return redirect("releases:promotion_detail", pk=pk)
+
+
+@require_POST
+@permission_required("releases.approve_promotion", raise_exception=True)
+def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "approve")
+
+
+@require_POST
+@permission_required("releases.approve_promotion", raise_exception=True)
+def promotion_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "reject")
+
+
+@require_POST
+@permission_required("releases.view_promotion", raise_exception=True)
+def promotion_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "cancel")
+
+
+@require_POST
+@permission_required("releases.request_promotion", raise_exception=True)
+def promotion_create(request: HttpRequest, checksum: str) -> HttpResponse:
+    commit = get_object_or_404(Commit, checksum=checksum)
+    try:
+        promotion = promotions.promotion_request(
+            user=request.user,
+            checksum=commit.checksum,
+            comment=request.POST.get("comment", ""),
+            expedited=request.POST.get("expedited") in {"on", "1", "true"},
+            expedite_reason=request.POST.get("expedite_reason", ""),
+        )
+    except PromotionError as exc:
+        messages.error(request, str(exc))
+        return redirect("releases:commit_detail", checksum=commit.checksum)
+    messages.success(request, f"Promotion #{promotion.pk} requested; approvers were notified.")
+    return redirect("releases:promotion_detail", pk=promotion.pk)
+
+
+@require_POST
+@permission_required("releases.request_promotion", raise_exception=True)
+def rollback_create(request: HttpRequest, checksum: str) -> HttpResponse:
+    commit = get_object_or_404(Commit, checksum=checksum)
+    try:
+        promotion = rollbacks.rollback_request(
+            user=request.user, checksum=commit.checksum, comment=request.POST.get("comment", "")
+        )
+    except PromotionError as exc:
+        messages.error(request, str(exc))
+        return redirect("releases:commit_detail", checksum=commit.checksum)
+    messages.success(request, f"Rollback #{promotion.pk} requested; approvers were notified.")
+    return redirect("releases:promotion_detail", pk=promotion.pk)

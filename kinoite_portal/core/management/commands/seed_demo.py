@@ -20,7 +20,18 @@ class Command(BaseCommand):
         for stage in seed_stages():
             self.stdout.write(f"  {stage.name}: {stage.repo_dir}")
         self.stdout.write(f"Treefile: {seed_treefile().name}")
+        from kinoite_portal.releases.demo_composes import seed_composes
+
+        for compose in seed_composes():
+            self.stdout.write(f"  compose #{compose.pk}: {compose.state} {compose.commit.version if compose.commit else ''}")
+        from kinoite_portal.releases.demo_promotions import seed_promotions
+
+        for promotion in seed_promotions():
+            self.stdout.write(f"  promotion #{promotion.pk}: {promotion.state} {promotion.commit.version}")
         self.stdout.write("Departments: " + ", ".join(d.name for d in seed_departments()))
+        from kinoite_portal.fleet.demo import seed_hosts
+
+        self.stdout.write(f"Desktops: {seed_hosts()}")
         self.stdout.write(self.style.SUCCESS("Demo sign-ins:"))
         for username, password, role in users:
             self.stdout.write(f"  {username:<10} {password:<14} {role}")

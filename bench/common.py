@@ -1,0 +1,236 @@
+"""Helpers shared by the benchmark items: scratch folders, throwaway PostgreSQL databases and Redis, Django setup."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+_T0 = time.monotonic()
+
+
+def say(message: str) -> None:
+    """Print a progress line (to stderr, so the table on stdout stays clean)."""
+    print(f"[bench {time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the ``pct`` percentile with linear interpolation (p95 of 30 samples sits between the 28th and 29th)."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * pct / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@contextmanager
+def scratch_dir(name: str) -> Iterator[Path]:
+    """Yield a fresh folder under BENCH_TMPDIR (else the system temp dir); removed afterwards."""
+    root = os.environ.get("BENCH_TMPDIR") or None
+    path = Path(tempfile.mkdtemp(prefix=f"kinoite-bench-{name}-", dir=root))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Stop a child started with start_new_session=True and everything it started: TERM, then KILL."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        proc.wait(5)
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """Run a throwaway redis-server on a free loopback port and yield its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run deploy/dev/install-system-packages.sh bench")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--daemonize", "no", "--dir", str(workdir), "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        wait_for_port(port, proc=proc)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop_group(proc)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a database ``kinoite_bench_<random>`` on the bench PostgreSQL, yield its URL, drop it afterwards."""
+    import psycopg
+
+    name = f"kinoite_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(PG_ADMIN_URL, name)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def portal_environment(*, database_url: str, var_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the environment for a portal process (this one, a worker, gunicorn) on the bench database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "kinoite_portal.settings",
+        "DATABASE_URL": database_url,
+        "PORTAL_VAR_DIR": str(var_dir),
+        "PORTAL_REPO_ROOT": str(var_dir / "ostree"),
+        "PORTAL_LOCK_DIR": str(var_dir / "locks"),
+        "PORTAL_GNUPG_ROOT": str(var_dir / "gnupg"),
+        "PORTAL_COMPOSE_WORKDIR": str(var_dir / "compose"),
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(PROJECT_DIR),
+    }
+    for name in ("DEBUG", "PORTAL_PRODUCTION", "PORTAL_TEST_DB", "CELERY_KEY_PREFIX", "DJANGO_SETTINGS_MODULE_OVERRIDE"):
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def django_setup(env: Mapping[str, str], *, migrate: bool = True) -> None:
+    """Point this process at the bench database and folders, set Django up and migrate."""
+    os.environ.update(env)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    if migrate:
+        say("migrating the bench database")
+        call_command("migrate", verbosity=0, interactive=False)
+
+
+@contextmanager
+def celery_worker(env: Mapping[str, str], log_dir: Path, *, queues: str = "default,compose,repo") -> Iterator[Path]:
+    """Start a real ``celery worker`` (as tests/services.py does) and yield its log path; stopped afterwards."""
+    name = f"bench-{uuid.uuid4().hex[:8]}@%h"
+    log_path = log_dir / "worker.log"
+    cmd = [sys.executable, "-m", "celery", "-A", "kinoite_portal", "worker", "-n", name, "-Q", queues,
+           "--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle",
+           "--loglevel=INFO"]
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=dict(env),
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while " ready." not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"celery worker not ready:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.05)
+        yield log_path
+    finally:
+        stop_group(proc)
+
+
+def configure_celery_client(broker_url: str) -> None:
+    """Point this process's Celery app at the bench broker (the worker gets the same URL via its environment)."""
+    from django.conf import settings
+
+    from kinoite_portal.celery import app
+
+    settings.CELERY_BROKER_URL = broker_url
+    app.conf.broker_url = broker_url
+
+
+def gunicorn_command(port: int, *, workers: int | None = None, access_log: Path | None = None) -> tuple[list[str], str]:
+    """Return the gunicorn command line for 127.0.0.1:port and a description of where its settings came from.
+
+    deploy/gunicorn.conf.py (the production config) is used when it exists; only the bind address is overridden.
+    """
+    cmd = [sys.executable, "-m", "gunicorn", "kinoite_portal.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    config = PROJECT_DIR / "deploy" / "gunicorn.conf.py"
+    if config.is_file():
+        cmd += ["--config", str(config)]
+        source = "deploy/gunicorn.conf.py"
+    else:
+        cmd += ["--workers", "2"]
+        source = "2 sync workers (deploy/gunicorn.conf.py does not exist yet)"
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    if access_log is not None:
+        cmd += ["--access-logfile", str(access_log), "--access-logformat", '%(s)s %(B)s %({content-length}o)s "%(r)s"']
+    return cmd, source
+
+
+@contextmanager
+def gunicorn(env: Mapping[str, str], log_dir: Path, *, access_log: Path | None = None) -> Iterator[tuple[int, str]]:
+    """Run gunicorn on a free loopback port; yield (port, where its settings came from)."""
+    port = free_port()
+    cmd, source = gunicorn_command(port, access_log=access_log)
+    log_path = log_dir / "gunicorn.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=dict(env),
+                                start_new_session=True)
+    try:
+        try:
+            wait_for_port(port, timeout=60, proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"gunicorn did not start: {exc}\n{log_path.read_text()[-3000:]}") from None
+        yield port, source
+    finally:
+        stop_group(proc)

@@ -1,0 +1,203 @@
+"""The token-authenticated API the desktop agent talks to: enrollment and check-in.
+
+Both views are ``csrf_exempt`` because they are authenticated by a bearer token in the ``Authorization`` header and
+never by a session cookie: a browser cannot be tricked into sending that header, so there is nothing to forge.
+
+Status codes: 400 malformed or missing fields, 401 no or unknown token, 403 a revoked host token or the token of
+another machine, 410 an enrollment token that has expired, been used up or been revoked (it was valid once; the
+installer needs a new one), 413 a body over ``PORTAL_CHECKIN_MAX_BYTES``, 405 any method but POST. Nothing is
+stored when the answer is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from kinoite_portal.core import tokens
+from kinoite_portal.fleet.models import Host
+from kinoite_portal.fleet.services.checkins import checkin_record
+from kinoite_portal.fleet.services.enrollment import (
+    EnrollmentError,
+    host_enroll,
+    validate_hostname,
+    validate_machine_id,
+)
+from kinoite_portal.fleet.status_parser import StatusError, parse_status
+
+ENROLLMENT_STATUS = {"invalid": 401, "expired": 410, "used_up": 410, "revoked": 410}
+GREENBOOT_VALUES = {"green", "red", "unknown"}
+MAX_JSON_DEPTH = 64
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+def error_response(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+def json_post(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequest], JsonResponse]:
+    """Answer 405 in JSON to anything but POST, and turn ApiError into its JSON answer."""
+
+    def wrapper(request: HttpRequest) -> JsonResponse:
+        if request.method != "POST":
+            response = error_response(405, "method_not_allowed", "use POST")
+            response["Allow"] = "POST"
+            return response
+        try:
+            return view(request)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.detail)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+def read_json_body(request: HttpRequest) -> dict[str, Any]:
+    """Return the request body as a JSON object, refusing bodies over the size limit before reading them whole."""
+    limit = settings.PORTAL_CHECKIN_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(400, "bad_request", "Content-Length is not a number") from None
+    if declared > limit:
+        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
+    problem = storable_problem(data)
+    if problem:
+        raise ApiError(400, "malformed_json", problem)
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return data
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def storable_problem(value: Any, depth: int = 0) -> str:
+    """Return why a parsed document cannot be stored as JSON in every database we support, or ''."""
+    if depth > MAX_JSON_DEPTH:
+        return f"the document is nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, str):
+        # PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8.
+        if "\x00" in value:
+            return "strings must not contain NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "strings must be valid Unicode (no lone surrogates)"
+        return ""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = storable_problem(key, depth + 1) or storable_problem(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = storable_problem(item, depth + 1)
+            if problem:
+                return problem
+    return ""
+
+
+def require_bearer(request: HttpRequest) -> str:
+    raw = tokens.bearer_token(request.headers.get("Authorization"))
+    if raw is None:
+        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'")
+    return raw
+
+
+def field(data: dict[str, Any], name: str, validate: Callable[[Any], str]) -> str:
+    if name not in data:
+        raise ApiError(400, "missing_field", f"'{name}' is required")
+    try:
+        return validate(data[name])
+    except ValueError as exc:
+        raise ApiError(400, "invalid_field", str(exc)) from None
+
+
+@csrf_exempt  # token-authenticated, never cookie-authenticated: see the module docstring
+@login_not_required
+@json_post
+def enroll(request: HttpRequest) -> JsonResponse:
+    """Exchange an enrollment token (bearer) for a per-host token."""
+    raw = require_bearer(request)
+    data = read_json_body(request)
+    hostname = field(data, "hostname", validate_hostname)
+    machine_id = field(data, "machine_id", validate_machine_id)
+    try:
+        enrolled = host_enroll(raw_token=raw, hostname=hostname, machine_id=machine_id)
+    except EnrollmentError as exc:
+        raise ApiError(ENROLLMENT_STATUS.get(exc.code, 400), exc.code, exc.message) from None
+    return JsonResponse(
+        {
+            "token": enrolled.raw,
+            "host_id": enrolled.host.pk,
+            "hostname": enrolled.host.hostname,
+            "department": enrolled.host.department.slug,
+        },
+        status=201 if enrolled.created else 200,
+    )
+
+
+@csrf_exempt  # token-authenticated, never cookie-authenticated: see the module docstring
+@login_not_required
+@json_post
+def checkin(request: HttpRequest) -> JsonResponse:
+    """Store a host's ``rpm-ostree status --json`` report."""
+    raw = require_bearer(request)
+    host = Host.objects.filter(token_hash=tokens.token_hash(raw)).first()
+    if host is None:
+        raise ApiError(401, "unauthorized", "unknown host token: enroll this host again")
+    if host.token_revoked_at is not None:
+        raise ApiError(403, "revoked", "this host token was revoked: enroll this host again")
+    data = read_json_body(request)
+    hostname = field(data, "hostname", validate_hostname)
+    machine_id = field(data, "machine_id", validate_machine_id)
+    if machine_id != host.machine_id:
+        raise ApiError(403, "wrong_host", "this token belongs to another machine")
+    if "status" not in data:
+        raise ApiError(400, "missing_field", "'status' is required")
+    greenboot = data.get("greenboot")
+    if greenboot is not None and greenboot not in GREENBOOT_VALUES:
+        raise ApiError(400, "invalid_field", "'greenboot' must be 'green', 'red', 'unknown' or null")
+    try:
+        status = parse_status(data["status"])
+    except StatusError as exc:
+        raise ApiError(400, "invalid_status", str(exc)) from None
+    record = checkin_record(
+        host=host,
+        hostname=hostname,
+        status=status,
+        report=data,
+        greenboot=greenboot,
+        remote_addr=request.META.get("REMOTE_ADDR") or None,
+    )
+    return JsonResponse(
+        {
+            "host_id": host.pk,
+            "checkin_id": record.pk,
+            "booted_checksum": host.booted_checksum,
+            "booted_version": host.booted_version,
+        }
+    )

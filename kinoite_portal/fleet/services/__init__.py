@@ -1,0 +1,1 @@
+"""Writes for the fleet: enrollment, host tokens and check-ins."""

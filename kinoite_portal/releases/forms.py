@@ -1,0 +1,54 @@
+"""Forms for editing treefiles in the admin: JSON in a textarea, validated before anything is saved."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from kinoite_portal.releases.models import Treefile
+from kinoite_portal.releases.treefile_schema import (
+    TreefileInvalid,
+    parse_treefile_json,
+    validate_treefile_settings,
+)
+
+
+class TreefileForm(forms.ModelForm):  # type: ignore[type-arg]
+    content = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 28, "cols": 100, "class": "vLargeTextField", "spellcheck": "false"}),
+        help_text='The rpm-ostree treefile as JSON. Its "ref" is the dev ref composes commit to.',
+    )
+    comment = forms.CharField(max_length=200, required=False, help_text="Why this change (kept with the revision).")
+
+    class Meta:
+        model = Treefile
+        fields = ["name", "description", "published_ref", "schedule", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["content"] = json.dumps(self.instance.content, indent=2, ensure_ascii=False)
+
+    def clean_content(self) -> Any:
+        try:
+            return parse_treefile_json(self.cleaned_data["content"])
+        except TreefileInvalid as exc:
+            raise forms.ValidationError(exc.errors["content"]) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "content" not in cleaned or self.errors.get("name") or self.errors.get("published_ref"):
+            return cleaned
+        try:
+            validate_treefile_settings(
+                name=cleaned.get("name") or self.instance.name,
+                content=cleaned["content"],
+                published_ref=cleaned.get("published_ref", ""),
+                schedule=cleaned.get("schedule", "") or "",
+            )
+        except TreefileInvalid as exc:
+            for field, messages in exc.errors.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return cleaned

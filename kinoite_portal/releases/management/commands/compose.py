@@ -1,0 +1,98 @@
+"""Compose a treefile into the dev repo from the command line (for automation)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from kinoite_portal.releases.models import Compose, Treefile
+from kinoite_portal.releases.services.composes import ComposeError, compose_request
+from kinoite_portal.releases.services.treefiles import treefile_save
+from kinoite_portal.releases.treefile_schema import TreefileInvalid, parse_treefile_json
+
+
+class Command(BaseCommand):
+    help = (
+        "Queue a compose of TREEFILE (a treefile name, or a .json file that is saved as a new revision first). "
+        "With --wait, print the log as it streams and exit non-zero unless the compose succeeded or was unchanged."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("treefile", help="Treefile name, or path to a treefile .json file.")
+        parser.add_argument("--name", help="Treefile name when TREEFILE is a file (default: the file name).")
+        parser.add_argument("--published-ref", help="Published ref when TREEFILE is a file (default: the saved one).")
+        parser.add_argument("--schedule", default=None, help="Cron schedule to save with a file (default: keep).")
+        parser.add_argument("--comment", default="", help="Revision comment when TREEFILE is a file.")
+        parser.add_argument("--wait", action="store_true", help="Wait for the compose and stream its log.")
+        parser.add_argument("--wait-timeout", type=float, default=None, help="Give up waiting after this many s.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        treefile = self._treefile(options)
+        try:
+            compose = compose_request(treefile=treefile, trigger="command")
+        except ComposeError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Compose #{compose.pk} of {treefile.name} r{compose.revision.number} queued")
+        if not options["wait"]:
+            return
+        self._follow(compose, options["wait_timeout"])
+
+    def _treefile(self, options: dict[str, Any]) -> Treefile:
+        value = options["treefile"]
+        path = Path(value)
+        if not (value.endswith(".json") or path.is_file()):
+            treefile = Treefile.objects.filter(name=value).first()
+            if treefile is None:
+                raise CommandError(f"no treefile named {value!r}; pass a .json file to create one")
+            return treefile
+        if not path.is_file():
+            raise CommandError(f"treefile file {value} does not exist")
+        name = options["name"] or path.stem
+        existing = Treefile.objects.filter(name=name).first()
+        published_ref = options["published_ref"] or (existing.published_ref if existing else "")
+        if not published_ref:
+            raise CommandError(f"treefile {name!r} is new: pass --published-ref (e.g. fedora/x86_64/kinoite/stable)")
+        try:
+            content = parse_treefile_json(path.read_text())
+            return treefile_save(
+                name=name,
+                content=content,
+                published_ref=published_ref,
+                description=existing.description if existing else "",
+                schedule=options["schedule"]
+                if options["schedule"] is not None
+                else (existing.schedule if existing else ""),
+                comment=options["comment"] or f"saved by manage.py compose from {path.name}",
+            )
+        except TreefileInvalid as exc:
+            lines = [f"  {field or 'treefile'}: {msg}" for field, msgs in exc.errors.items() for msg in msgs]
+            raise CommandError("treefile not saved:\n" + "\n".join(lines)) from exc
+
+    def _follow(self, compose: Compose, wait_timeout: float | None) -> None:
+        printed = 0
+        state = compose.state
+        deadline = time.monotonic() + wait_timeout if wait_timeout else None
+        while True:
+            compose.refresh_from_db(fields=["state", "log", "failure_reason", "commit"])
+            if compose.state != state:
+                state = compose.state
+                self.stdout.write(f"[{state}]")
+            if len(compose.log) > printed:
+                self.stdout.write(compose.log[printed:], ending="")
+                printed = len(compose.log)
+            if compose.is_finished:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise CommandError(f"compose #{compose.pk} still {compose.state} after {wait_timeout:g} s")
+            time.sleep(0.5)
+        summary = {"compose": compose.pk, "state": compose.state, "reason": compose.failure_reason}
+        if compose.commit is not None:
+            summary["commit"] = compose.commit.checksum
+        if compose.state in (Compose.State.SUCCEEDED, Compose.State.UNCHANGED):
+            self.stdout.write(self.style.SUCCESS(json.dumps(summary)))
+            return
+        raise CommandError(f"compose #{compose.pk} {compose.state}: {compose.failure_reason}")

@@ -1,0 +1,38 @@
+"""Import into the database the commits and refs a stage's repo has but the portal does not know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from kinoite_portal.ostree import OstreeError
+from kinoite_portal.releases.models import Stage
+from kinoite_portal.releases.services.repo_import import repo_import
+
+
+class Command(BaseCommand):
+    help = "Import commits and refs that exist in STAGE's repo but not in the database; report refs moved by hand."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("stage", help="Stage name, e.g. dev or prod.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stage = Stage.objects.filter(name=options["stage"]).first()
+        if stage is None:
+            names = ", ".join(Stage.objects.values_list("name", flat=True)) or "none"
+            raise CommandError(f"no stage {options['stage']!r} (stages: {names})")
+        try:
+            report = repo_import(stage=stage)
+        except OstreeError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"{stage.name}: imported {report.commits_imported} commits")
+        for ref in report.refs:
+            if ref.action == "new":
+                self.stdout.write(f"  new ref       {ref.name} -> {ref.new}")
+            elif ref.action == "moved":
+                self.stdout.write(self.style.WARNING(f"  MOVED outside the portal: {ref.name} {ref.old} -> {ref.new}"))
+            elif ref.action == "missing":
+                self.stdout.write(self.style.WARNING(f"  missing in repo: {ref.name} (database says {ref.old})"))
+            else:
+                self.stdout.write(f"  unchanged     {ref.name} {ref.new}")

@@ -1,0 +1,203 @@
+"""Reads for the dashboard, commit and promotion pages (issue 4), with query counts that do not grow per row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from kinoite_portal.ostree import DiffResult, OstreeError, Package, PackageDiff, Repo, diff_packages
+from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, Treefile
+
+HISTORY = 8
+
+
+@dataclass
+class TreefileLane:
+    treefile: Treefile
+    source: Stage
+    target: Stage
+    source_ref: Ref | None
+    target_ref: Ref | None
+    source_history: list[RefUpdate] = field(default_factory=list)
+    target_history: list[RefUpdate] = field(default_factory=list)
+    newer: list[Commit] = field(default_factory=list)
+    open_promotions: list[Promotion] = field(default_factory=list)
+
+    @property
+    def target_head(self) -> Commit | None:
+        return self.target_ref.head if self.target_ref else None
+
+
+def dashboard_lanes() -> list[TreefileLane]:
+    """Return, per treefile, dev and prod history side by side, what prod runs, newer dev commits, open requests."""
+    stages = list(Stage.objects.order_by("order"))
+    if len(stages) < 2:
+        return []
+    source, target = stages[0], stages[1]
+    treefiles = list(Treefile.objects.order_by("name"))
+    refs = {(r.stage_id, r.name): r for r in Ref.objects.filter(stage__in=[source, target]).select_related("head")}
+    updates = list(
+        RefUpdate.objects.filter(ref__in=refs.values())
+        .select_related("commit", "promotion")
+        .order_by("-moved_at", "-id")
+    )
+    open_promotions = list(
+        Promotion.objects.filter(state__in=Promotion.OPEN_STATES)
+        .select_related("commit", "requested_by", "target_stage")
+        .defer("log")
+        .order_by("-requested_at")
+    )
+    lanes = []
+    for treefile in treefiles:
+        src = refs.get((source.pk, treefile.ref))
+        dst = refs.get((target.pk, treefile.published_ref))
+        lane = TreefileLane(treefile, source, target, src, dst)
+        lane.source_history = [u for u in updates if src and u.ref_id == src.pk][:HISTORY]
+        lane.target_history = [u for u in updates if dst and u.ref_id == dst.pk][:HISTORY]
+        head = lane.target_head
+        seen: set[int] = set()
+        for update in (u for u in updates if src and u.ref_id == src.pk):
+            commit = update.commit
+            if commit.pk in seen:
+                continue
+            seen.add(commit.pk)
+            if head is None or (commit.timestamp >= head.timestamp and commit.content_checksum != head.content_checksum):
+                lane.newer.append(commit)
+        lane.open_promotions = [
+            p for p in open_promotions if p.treefile_id == treefile.pk or p.target_ref == treefile.published_ref
+        ]
+        lanes.append(lane)
+    return lanes
+
+
+def any_job_running() -> bool:
+    return Promotion.objects.filter(state__in=[Promotion.State.QUEUED, Promotion.State.RUNNING]).exists()
+
+
+def packages_of(commit: Commit) -> list[Package]:
+    return [Package(p[0], int(p[1]), p[2], p[3], p[4]) for p in commit.packages]
+
+
+@dataclass
+class CommitEvidence:
+    commit: Commit
+    compared_to: Commit | None
+    package_diff: PackageDiff | None
+    file_diff: DiffResult | None
+    file_diff_error: str = ""
+    composes: list[Compose] = field(default_factory=list)
+    promotions: list[Promotion] = field(default_factory=list)
+    stages_holding: list[str] = field(default_factory=list)
+
+
+def _tree_source(commit: Commit) -> Commit:
+    """Return the commit whose tree this one re-publishes (a re-commit or a rollback), or itself."""
+    return commit.recommit_of or commit.restores or commit
+
+
+def file_diff(old: Commit, new: Commit) -> tuple[DiffResult | None, str]:
+    """Return ``ostree diff`` between two commits, run in a repo that holds both (trees, if re-committed)."""
+    pairs = [(old.checksum, new.checksum), (_tree_source(old).checksum, _tree_source(new).checksum)]
+    for stage in Stage.objects.order_by("order"):
+        repo = Repo(stage.repo_dir, timeout=120)
+        if not repo.exists():
+            continue
+        for a, b in pairs:
+            try:
+                if repo.has_commit(a) and repo.has_commit(b):
+                    return repo.diff(a, b), ""
+            except OstreeError as exc:
+                return None, str(exc)
+    return None, "No repo holds both commits, so file changes cannot be counted."
+
+
+def commit_evidence(commit: Commit, *, against: Commit | None) -> CommitEvidence:
+    """Return what the commit and approval pages show: package and file changes against ``against``."""
+    evidence = CommitEvidence(commit=commit, compared_to=against, package_diff=None, file_diff=None)
+    if against is not None and against.pk != commit.pk:
+        evidence.package_diff = diff_packages(packages_of(against), packages_of(commit))
+        evidence.file_diff, evidence.file_diff_error = file_diff(against, commit)
+    evidence.composes = list(Compose.objects.filter(commit=commit).select_related("treefile").defer("log")[:5])
+    evidence.promotions = list(
+        Promotion.objects.filter(Q(commit=commit) | Q(published_commit=commit))
+        .select_related("target_stage", "requested_by")
+        .defer("log")
+        .order_by("-requested_at")
+    )
+    evidence.stages_holding = sorted(
+        set(RefUpdate.objects.filter(commit=commit).values_list("ref__stage__name", flat=True))
+    )
+    return evidence
+
+
+def target_head_for(treefile: Treefile | None, target: Stage | None) -> Commit | None:
+    if treefile is None or target is None:
+        return None
+    ref = Ref.objects.filter(stage=target, name=treefile.published_ref).select_related("head").first()
+    return ref.head if ref else None
+
+
+def promotion_detail(pk: int) -> Promotion:
+    return Promotion.objects.select_related(
+        "commit",
+        "commit__recommit_of",
+        "commit__restores",
+        "published_commit",
+        "previous_head",
+        "source_stage",
+        "target_stage",
+        "requested_by",
+        "treefile",
+    ).get(pk=pk)
+
+
+def pilot_evidence(checksum: str) -> Any:
+    """Return the fleet's pilot evidence for a commit, or None while the fleet side does not provide it."""
+    try:
+        from kinoite_portal.fleet import selectors as fleet_selectors
+    except ImportError:
+        return None
+    func = getattr(fleet_selectors, "pilot_evidence", None)
+    if func is None:
+        return None
+    try:
+        return func(checksum=checksum)
+    except Exception:
+        return None
+
+
+def audit_events(*, actor: str = "", action: str = "", object_type: str = "", object_id: str = "") -> QuerySet[Any]:
+    from kinoite_portal.core.models import AuditEvent
+
+    events = AuditEvent.objects.select_related("actor")
+    if actor:
+        events = events.filter(Q(actor__username=actor) | Q(actor_label=actor))
+    if action:
+        events = events.filter(action__startswith=action)
+    if object_type:
+        events = events.filter(object_type=object_type)
+    if object_id:
+        events = events.filter(object_id=object_id)
+    return events.order_by("-created_at", "-id")
+
+
+def compose_link_ok() -> bool:
+    """Return True once the compose pages exist (another part of the portal provides them)."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("releases:compose_detail", args=[1])
+    except NoReverseMatch:
+        return False
+    return True
+
+
+def treefile_of(commit: Commit, ref_updates: list[RefUpdate]) -> Treefile | None:
+    """Return the treefile whose dev or published ref held this commit."""
+    names = {u.ref.name for u in ref_updates} | set(commit.ref_binding or [])
+    for treefile in Treefile.objects.all():
+        if treefile.ref in names or treefile.published_ref in names:
+            return treefile
+    return None

@@ -1,0 +1,150 @@
+"""Votes on promotions under the policy of DESIGN.md section 6, race-safe: one promotion run whatever happens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kinoite_portal.core.audit import audit_record
+from kinoite_portal.releases import notifications
+from kinoite_portal.releases.models import Approval, Promotion, RefUpdate
+from kinoite_portal.releases.services.policy import PolicyInput, PolicyResult, Vote, policy_evaluate
+from kinoite_portal.releases.services.promotions import PromotionError, promotion_queue_task
+
+APPROVE_PERMISSION = "releases.approve_promotion"
+
+
+def days_in_source(promotion: Promotion) -> float:
+    """Return how long the commit has been in the source stage (since its first ref move there)."""
+    first = (
+        RefUpdate.objects.filter(commit=promotion.commit, ref__stage=promotion.source_stage)
+        .order_by("moved_at")
+        .values_list("moved_at", flat=True)
+        .first()
+    )
+    since = first or promotion.commit.timestamp
+    return max(0.0, (timezone.now() - since).total_seconds() / 86400)
+
+
+def policy_input(promotion: Promotion) -> PolicyInput:
+    """Collect what the policy needs from a promotion and its votes."""
+    stage = promotion.target_stage
+    votes = [
+        Vote(
+            user_id=a.user_id,
+            username=a.user.get_username(),
+            decision=a.decision,
+            is_approver=a.user.has_perm(APPROVE_PERMISSION),
+        )
+        for a in promotion.approvals.select_related("user")
+    ]
+    return PolicyInput(
+        kind=promotion.kind,
+        requester_id=promotion.requested_by_id,
+        votes=votes,
+        days_in_source=days_in_source(promotion),
+        source_stage=promotion.source_stage.name,
+        required_approvals=stage.required_approvals,
+        min_days=stage.min_days_in_previous_stage,
+        expedited=promotion.expedited,
+        expedite_reason=promotion.expedite_reason,
+        expedite_extra_approvals=stage.expedite_extra_approvals,
+        rollback_required_approvals=stage.rollback_required_approvals,
+    )
+
+
+def promotion_policy(promotion: Promotion) -> PolicyResult:
+    """Return the policy outcome for a promotion as things stand now."""
+    return policy_evaluate(policy_input(promotion))
+
+
+def policy_refresh(promotion: Promotion) -> PolicyResult:
+    """Evaluate the policy and store the outcome on the promotion (what the decision rested on)."""
+    result = promotion_policy(promotion)
+    Promotion.objects.filter(pk=promotion.pk).update(policy=result.as_dict())
+    promotion.policy = result.as_dict()
+    return result
+
+
+def _queue_if_satisfied(promotion: Promotion, result: PolicyResult) -> bool:
+    if not result.satisfied:
+        return False
+    now = timezone.now()
+    # The row count decides who won: two approvers at once, or a double click, queue exactly one run.
+    won = Promotion.objects.filter(pk=promotion.pk, state=Promotion.State.REQUESTED).update(
+        state=Promotion.State.QUEUED, approved_at=now, queued_at=now, policy=result.as_dict()
+    )
+    if won:
+        promotion_queue_task(promotion.pk)
+        promotion.refresh_from_db()
+        audit_record(action="promotion.queue", actor_label="policy", obj=promotion, message="All conditions met.")
+        transaction.on_commit(lambda: notifications.notify_requester(promotion, "approved", "It is queued to run."))
+    return bool(won)
+
+
+def _vote(*, user: Any, promotion: Promotion, decision: str, comment: str) -> Promotion:
+    if not user.has_perm(APPROVE_PERMISSION):
+        raise PromotionError("Only members of the approvers group may approve or reject promotions.")
+    with transaction.atomic():
+        locked = (
+            Promotion.objects.select_for_update()
+            .select_related("target_stage", "source_stage", "commit")
+            .get(pk=promotion.pk)
+        )
+        if locked.state != Promotion.State.REQUESTED:
+            raise PromotionError(f"Promotion #{locked.pk} is already {locked.state}; votes are closed.")
+        if user.pk == locked.requested_by_id:
+            raise PromotionError("You requested this promotion: four eyes, so your own vote does not count.")
+        if decision == Approval.Decision.REJECT and not comment.strip():
+            raise PromotionError("Say why you reject it: a reject needs a comment.")
+        try:
+            with transaction.atomic():
+                Approval.objects.create(promotion=locked, user=user, decision=decision, comment=comment.strip())
+        except IntegrityError:
+            raise PromotionError(f"You already voted on promotion #{locked.pk}.") from None
+        audit_record(
+            action=f"promotion.{decision}",
+            actor=user,
+            obj=locked,
+            message=comment.strip(),
+            data={"checksum": locked.commit.checksum},
+        )
+        result = policy_refresh(locked)
+        if result.rejected:
+            won = Promotion.objects.filter(pk=locked.pk, state=Promotion.State.REQUESTED).update(
+                state=Promotion.State.REJECTED, finished_at=timezone.now()
+            )
+            if won:
+                locked.refresh_from_db()
+                transaction.on_commit(
+                    lambda: notifications.notify_requester(locked, "rejected", f"{user}: {comment.strip()}")
+                )
+        else:
+            _queue_if_satisfied(locked, result)
+        locked.refresh_from_db()
+    return locked
+
+
+def approval_grant(*, user: Any, promotion: Promotion, comment: str = "") -> Promotion:
+    """Record an approval; queue the run once every condition of the policy is met."""
+    return _vote(user=user, promotion=promotion, decision=Approval.Decision.APPROVE, comment=comment)
+
+
+def approval_reject(*, user: Any, promotion: Promotion, comment: str = "") -> Promotion:
+    """Record a reject, which ends the request."""
+    return _vote(user=user, promotion=promotion, decision=Approval.Decision.REJECT, comment=comment)
+
+
+def promotion_reevaluate_waiting() -> list[int]:
+    """Queue requests whose last missing condition was time (the minimum days in the source stage)."""
+    queued = []
+    for promotion in Promotion.objects.filter(state=Promotion.State.REQUESTED).select_related(
+        "target_stage", "source_stage", "commit"
+    ):
+        with transaction.atomic():
+            result = policy_refresh(promotion)
+            if _queue_if_satisfied(promotion, result):
+                queued.append(promotion.pk)
+    return queued

@@ -1,0 +1,483 @@
+"""Promotions: requesting one, cancelling it, and carrying it out on the repo host (DESIGN.md section 5).
+
+The run follows ostree-lab-notes section 11: by checksum, never by ref name; the commit must exist in the source
+repo, be newer than the target head and be bound to the target ref (else the same tree is re-committed under it);
+the portal lock for the target repo is held for the whole run and libostree's shared repo lock across
+"pull-local + ref creation"; the commit is signed once, the static delta made after signing, the summary written
+signed. Every step is safe to repeat: a worker killed at any point leaves the ref on the old or the new commit,
+and the next attempt finishes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kinoite_portal.core.audit import audit_record
+from kinoite_portal.ostree import (
+    CommandError,
+    LockTimeout,
+    OstreeError,
+    Repo,
+    next_version,
+    parse_version,
+    portal_lock,
+    repo_lock,
+    validate_checksum,
+)
+from kinoite_portal.ostree.errors import InvalidChecksum
+from kinoite_portal.releases import notifications
+from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, Treefile
+from kinoite_portal.releases.services.commits import commit_import, ref_move
+
+logger = logging.getLogger(__name__)
+
+LOCK_TIMEOUT = 60.0
+REQUEUE_QUEUED_AFTER = timedelta(minutes=10)
+
+
+class PromotionError(Exception):
+    """A request, decision or run was refused; the message is shown to the user as is."""
+
+
+def repo_lock_name(stage: Stage) -> str:
+    """Return the portal lock's name for a stage's repo (one lock per repo)."""
+    return f"repo-{stage.name}"
+
+
+def stage_repo(stage: Stage, *, log: Any = None) -> Repo:
+    """Return the stage's repo with the portal's command timeout."""
+    return Repo(stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
+
+
+def _require_repo(stage: Stage) -> Repo:
+    repo = stage_repo(stage)
+    if not repo.exists():
+        raise PromotionError(
+            f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; create it (ostree init --mode=archive) "
+            "or fix the stage's repo path in the admin. Nothing was moved."
+        )
+    return repo
+
+
+def promotion_queue_task(promotion_id: int) -> None:
+    """Queue the worker task once the surrounding transaction commits."""
+    from kinoite_portal.releases.tasks.promotion import promotion_run_task
+
+    def send() -> None:
+        try:
+            promotion_run_task.delay(promotion_id)
+        except Exception:
+            logger.exception("could not queue promotion #%s; promotion_requeue_stuck will retry", promotion_id)
+
+    transaction.on_commit(send)
+
+
+def _treefile_for(commit: Commit, source_stage: Stage) -> Treefile | None:
+    ref_names = set(
+        RefUpdate.objects.filter(commit=commit, ref__stage=source_stage).values_list("ref__name", flat=True)
+    )
+    ref_names.update(commit.ref_binding or [])
+    for treefile in Treefile.objects.all():
+        if treefile.ref in ref_names:
+            return treefile
+    return None
+
+
+def _stages(target_stage: Stage | None) -> tuple[Stage, Stage]:
+    if target_stage is None:
+        source = Stage.objects.order_by("order").first()
+        target = source.next_stage() if source is not None else None
+    else:
+        target = target_stage
+        source = target.previous_stage()
+    if source is None or target is None:
+        raise PromotionError("Promotion needs two stages (dev and prod); add them in the admin.")
+    return source, target
+
+
+def promotion_request(
+    *,
+    user: Any,
+    checksum: str,
+    target_stage: Stage | None = None,
+    treefile: Treefile | None = None,
+    comment: str = "",
+    expedited: bool = False,
+    expedite_reason: str = "",
+    via: str = "web",
+) -> Promotion:
+    """Ask to publish one commit (by checksum) in the next stage; it then waits for approval."""
+    if not user.has_perm("releases.request_promotion"):
+        raise PromotionError("You may not request promotions (release engineers only).")
+    try:
+        checksum = validate_checksum(checksum.strip())
+    except (InvalidChecksum, AttributeError):
+        raise PromotionError(f"{checksum!r} is not a full 64-hex commit checksum; promotions go by checksum.") from None
+    if expedited and not expedite_reason.strip():
+        raise PromotionError("An expedited request needs a written reason.")
+    source_stage, target_stage = _stages(target_stage)
+    source_repo = _require_repo(source_stage)
+    target_repo = _require_repo(target_stage)
+    if not source_repo.has_commit(checksum):
+        raise PromotionError(f"Commit {checksum} is not in the {source_stage.name} repo; nothing was requested.")
+    commit = commit_import(repo=source_repo, checksum=checksum)
+    treefile = treefile or _treefile_for(commit, source_stage)
+    if treefile is None:
+        raise PromotionError("No treefile composes to a ref holding this commit; say which treefile it belongs to.")
+    target_ref = treefile.published_ref
+    head = target_repo.resolve(target_ref)
+    if head is not None:
+        head_info = target_repo.read_commit(head)
+        if head == checksum or head_info.content_checksum == commit.content_checksum:
+            raise PromotionError(f"{target_stage.name} already publishes this tree as {target_ref} ({head[:10]}).")
+        if commit.timestamp < head_info.timestamp:
+            raise PromotionError(
+                f"Commit {checksum[:10]} ({commit.version}, {commit.timestamp:%Y-%m-%d %H:%M}) is older than "
+                f"{target_stage.name}'s head {head[:10]} ({head_info.version}, {head_info.timestamp:%Y-%m-%d %H:%M}): "
+                "clients would refuse it as a downgrade. To go back, request a rollback instead."
+            )
+    with transaction.atomic():
+        open_one = (
+            Promotion.objects.select_for_update()
+            .filter(commit=commit, target_stage=target_stage, state__in=Promotion.OPEN_STATES)
+            .first()
+        )
+        if open_one is not None:
+            raise PromotionError(f"Promotion #{open_one.pk} of this commit is already open ({open_one.state}).")
+        promotion = Promotion.objects.create(
+            kind=Promotion.Kind.PROMOTE,
+            treefile=treefile,
+            commit=commit,
+            source_stage=source_stage,
+            target_stage=target_stage,
+            target_ref=target_ref,
+            requested_by=user,
+            comment=comment.strip(),
+            expedited=expedited,
+            expedite_reason=expedite_reason.strip() if expedited else "",
+        )
+        from kinoite_portal.releases.services.approvals import policy_refresh
+
+        policy_refresh(promotion)
+        audit_record(
+            action="promotion.request",
+            actor=user,
+            obj=promotion,
+            message=f"Requested {commit.version or checksum[:10]} -> {target_stage.name}:{target_ref}"
+            + (f" (expedited: {promotion.expedite_reason})" if expedited else "")
+            + (f": {promotion.comment}" if promotion.comment else ""),
+            data={"checksum": checksum, "via": via, "expedited": expedited},
+        )
+        transaction.on_commit(lambda: notifications.notify_approvers(promotion))
+    return promotion
+
+
+def promotion_cancel(*, user: Any, promotion: Promotion, comment: str = "") -> Promotion:
+    """Withdraw a request that has not started running (the requester or a release engineer)."""
+    if user.pk != promotion.requested_by_id and not user.has_perm("releases.change_promotion"):
+        raise PromotionError("Only the requester or a release engineer may cancel a promotion.")
+    cancellable = [Promotion.State.REQUESTED, Promotion.State.APPROVED, Promotion.State.QUEUED]
+    with transaction.atomic():
+        won = Promotion.objects.filter(pk=promotion.pk, state__in=cancellable).update(
+            state=Promotion.State.CANCELLED, finished_at=timezone.now()
+        )
+        promotion.refresh_from_db()
+        if not won:
+            raise PromotionError(f"Promotion #{promotion.pk} is {promotion.state} and can no longer be cancelled.")
+        audit_record(action="promotion.cancel", actor=user, obj=promotion, message=comment.strip())
+    return promotion
+
+
+# ---------------------------------------------------------------------------------------------- the worker side
+
+
+class PromotionLog:
+    """A LogSink that appends to Promotion.log as each line arrives, so the page shows the run live."""
+
+    def __init__(self, promotion: Promotion) -> None:
+        self.promotion_id = promotion.pk
+        self.lines: list[str] = promotion.log.splitlines() if promotion.log else []
+        self.commands: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.lines.append(text)
+        if text.startswith("+ "):
+            self.commands.append(text[2:])
+        Promotion.objects.filter(pk=self.promotion_id).update(log="\n".join(self.lines))
+
+
+class _Refused(Exception):
+    pass
+
+
+def _signing(stage: Stage, log: PromotionLog) -> tuple[str, str] | None:
+    key = stage.signing_key
+    if key is None:
+        return None
+    from kinoite_portal.ostree import gpg
+
+    if not gpg.can_sign(key.gnupg_home, key.fingerprint):
+        raise _Refused(
+            f"The {stage.name} signing key {key.fingerprint[-16:]} cannot sign (missing secret key, passphrase, "
+            f"expired or not a signing key in {key.gnupg_home}); nothing was moved."
+        )
+    log.write(f"# signing with {key.name} ({key.fingerprint})")
+    return key.fingerprint, key.gnupg_home
+
+
+def _already_published(promotion: Promotion, target: Repo, current: str | None, log: PromotionLog) -> str | None:
+    """Return the published checksum if an earlier attempt of this run already moved the ref."""
+    previous = promotion.previous_head.checksum if promotion.previous_head else None
+    if current is None or current == previous:
+        return None
+    info = target.read_commit(current)
+    if current == promotion.commit.checksum or info.content_checksum == promotion.commit.content_checksum:
+        log.write(f"# {promotion.target_ref} already points at {current}: an earlier attempt published it")
+        return current
+    raise _Refused(
+        f"{promotion.target_ref} moved to {current[:10]} while this promotion ran (expected {str(previous)[:10]}); "
+        "something else writes this repo. Nothing more was changed."
+    )
+
+
+def _rollback_version(old: Commit) -> str:
+    existing = list(Commit.objects.exclude(version="").values_list("version", flat=True))
+    try:
+        releasever = parse_version(old.version).releasever
+    except ValueError:
+        return f"{old.version or 'rollback'}.r{len(existing)}"
+    return next_version(releasever, timezone.now().date(), existing)
+
+
+def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: PromotionLog) -> tuple[str, bool]:
+    checksum = promotion.commit.checksum
+    ref = promotion.target_ref
+    current = target.resolve(ref)
+    done = _already_published(promotion, target, current, log)
+    if done is not None:
+        return done, done != checksum
+    # `ostree show`, not rev-parse: rev-parse echoes back any 64-hex value without checking it exists.
+    if not source.has_commit(checksum):
+        raise _Refused(f"Commit {checksum} is not in the {promotion.source_stage.name} repo; nothing was moved.")
+    info = source.read_commit(checksum)
+    log.write(f"# {checksum}: version {info.version}, content {info.content_checksum}, binding {info.ref_binding}")
+    if current is not None and current != checksum:
+        head = target.read_commit(current)
+        if info.timestamp < head.timestamp:
+            raise _Refused(
+                f"Commit {checksum[:10]} ({info.timestamp:%Y-%m-%d %H:%M:%S}) is older than {ref}'s head "
+                f"{current[:10]} ({head.timestamp:%Y-%m-%d %H:%M:%S}); pull-local would move the ref backwards "
+                "and clients would refuse it. Nothing was moved."
+            )
+    binding_ok = info.ref_binding is None or ref in info.ref_binding
+    with repo_lock(target.path, timeout=LOCK_TIMEOUT):
+        # Shared libostree lock: a prune (exclusive) cannot delete the pulled commit before a ref names it.
+        target.pull_local(source, checksum)
+        if binding_ok:
+            target.set_ref(ref, checksum)
+            return checksum, False
+        log.write(f"# {checksum[:10]} is bound to {list(info.ref_binding or [])}, not {ref}: re-committing its tree")
+        published = target.commit(
+            branch=ref,
+            tree_ref=checksum,
+            subject=info.subject or f"Kinoite {info.version}",
+            body=info.body,
+            metadata=target.metadata_keys(checksum),
+        )
+    new_info = target.read_commit(published)
+    if new_info.content_checksum != info.content_checksum:
+        raise _Refused(f"re-commit {published} has another tree than {checksum}; refusing to publish it")
+    log.write(f"# re-committed as {published} (same content checksum {info.content_checksum})")
+    return published, True
+
+
+def _publish_rollback(promotion: Promotion, target: Repo, log: PromotionLog) -> tuple[str, bool]:
+    old = promotion.commit
+    ref = promotion.target_ref
+    if not target.has_commit(old.checksum):
+        raise _Refused(f"Commit {old.checksum} is no longer in the {promotion.target_stage.name} repo (pruned?).")
+    current = target.resolve(ref)
+    done = _already_published(promotion, target, current, log)
+    if done is not None:
+        return done, False
+    old_info = target.read_commit(old.checksum)
+    if current is not None:
+        # Clients refuse a "chronologically older" commit; commit dates have one-second resolution, so make sure
+        # the forward commit is dated strictly after the head it replaces.
+        head_ts = target.read_commit(current).timestamp.timestamp()
+        while time.time() < head_ts + 1:
+            time.sleep(0.05)
+    version = _rollback_version(old)
+    metadata: dict[str, object] = dict(target.metadata_keys(old.checksum))
+    metadata["version"] = version
+    log.write(f"# rollback: forward commit of the tree of {old.checksum} ({old_info.version}) as version {version}")
+    with repo_lock(target.path, timeout=LOCK_TIMEOUT):
+        published = target.commit(
+            branch=ref,
+            tree_ref=old.checksum,
+            subject=f"Rollback to {old_info.version or old.checksum[:10]}",
+            body=f"Re-publishes the tree of {old.checksum} as a forward update (promotion #{promotion.pk}).",
+            metadata=metadata,
+        )
+    return published, False
+
+
+def _finish(promotion: Promotion, state: str, **fields: Any) -> bool:
+    return bool(
+        Promotion.objects.filter(pk=promotion.pk, state=Promotion.State.RUNNING).update(
+            state=state, finished_at=timezone.now(), **fields
+        )
+    )
+
+
+def promotion_run(*, promotion_id: int) -> Promotion:
+    """Carry out a queued promotion or rollback; return early when it is already past that state."""
+    promotion = Promotion.objects.select_related(
+        "commit", "source_stage", "target_stage", "target_stage__signing_key", "previous_head"
+    ).get(pk=promotion_id)
+    if promotion.state not in (Promotion.State.QUEUED, Promotion.State.RUNNING):
+        return promotion
+    target_stage = promotion.target_stage
+    with portal_lock(settings.PORTAL_LOCK_DIR, repo_lock_name(target_stage), timeout=LOCK_TIMEOUT):
+        # Claimed under the lock: "running" with the lock free therefore means the worker died (see requeue below).
+        claimed = Promotion.objects.filter(
+            pk=promotion.pk, state__in=[Promotion.State.QUEUED, Promotion.State.RUNNING]
+        ).update(state=Promotion.State.RUNNING)
+        if not claimed:
+            promotion.refresh_from_db()
+            return promotion
+        Promotion.objects.filter(pk=promotion.pk, started_at__isnull=True).update(started_at=timezone.now())
+        promotion.refresh_from_db()
+        log = PromotionLog(promotion)
+        if promotion.log:
+            log.write(f"# {timezone.now():%Y-%m-%d %H:%M:%S} resuming: an earlier attempt stopped before finishing")
+        else:
+            log.write(
+                f"# {timezone.now():%Y-%m-%d %H:%M:%S} {promotion.kind} #{promotion.pk} of "
+                f"{promotion.commit.checksum} to {target_stage.name}:{promotion.target_ref}"
+            )
+        try:
+            published_checksum, recommit = _run_steps(promotion, log)
+        except LockTimeout:
+            log.write("! the repo is busy (lock held by another job); the task will retry")
+            raise
+        except (_Refused, OstreeError, PromotionError) as exc:
+            reason = str(exc) if not isinstance(exc, CommandError) else f"{exc} (see the log)"
+            log.write(f"! failed: {reason}")
+            _finish(promotion, Promotion.State.FAILED, failure_reason=reason[:500])
+            promotion.refresh_from_db()
+            audit_record(
+                action="promotion.failed", actor_label="worker", obj=promotion, message=reason, commands=log.commands
+            )
+            notifications.notify_requester(promotion, "failed", reason)
+            return promotion
+        target = stage_repo(target_stage)
+        rollback = promotion.kind == Promotion.Kind.ROLLBACK
+        extra: dict[str, Any] = {}
+        if rollback:
+            extra["restores"] = promotion.commit
+        elif recommit:
+            extra["recommit_of"] = promotion.commit
+        published = commit_import(repo=target, checksum=published_checksum, **extra)
+        with transaction.atomic():
+            ref_move(
+                stage=target_stage,
+                ref_name=promotion.target_ref,
+                commit=published,
+                source=RefUpdate.Source.ROLLBACK if rollback else RefUpdate.Source.PROMOTION,
+                promotion=promotion,
+            )
+            log.write(f"# done: {target_stage.name}:{promotion.target_ref} -> {published.checksum}")
+            won = _finish(promotion, Promotion.State.SUCCEEDED, published_commit=published)
+            promotion.refresh_from_db()
+            if won:
+                audit_record(
+                    action="promotion.run",
+                    actor_label="worker",
+                    obj=promotion,
+                    message=f"{target_stage.name}:{promotion.target_ref} "
+                    f"{promotion.previous_head.checksum[:10] if promotion.previous_head else '(new)'} -> "
+                    f"{published.checksum[:10]}"
+                    + (f" (re-commit of {promotion.commit.checksum[:10]})" if recommit else ""),
+                    commands=log.commands,
+                    data={
+                        "published": published.checksum,
+                        "commit": promotion.commit.checksum,
+                        "previous": promotion.previous_head.checksum if promotion.previous_head else None,
+                        "recommit": recommit,
+                    },
+                )
+                transaction.on_commit(lambda: notifications.notify_requester(promotion, "done"))
+    return promotion
+
+
+def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
+    target_stage = promotion.target_stage
+    source = stage_repo(promotion.source_stage, log=log)
+    target = stage_repo(target_stage, log=log)
+    for stage, repo in ((promotion.source_stage, source), (target_stage, target)):
+        if not repo.exists():
+            raise _Refused(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was moved.")
+    key = _signing(target_stage, log)
+    if promotion.previous_head is None and not promotion.log.count("# previous head"):
+        head = target.resolve(promotion.target_ref)
+        if head is not None:
+            promotion.previous_head = commit_import(repo=target, checksum=head)
+            promotion.save(update_fields=["previous_head"])
+        log.write(f"# previous head of {promotion.target_ref}: {head or '(none)'}")
+    if promotion.kind == Promotion.Kind.ROLLBACK:
+        published, recommit = _publish_rollback(promotion, target, log)
+    else:
+        published, recommit = _publish_promote(promotion, source, target, log)
+    signed_now = False
+    if key is not None:
+        # Sign once (gpg-sign appends a duplicate when run twice), and before the delta, which embeds signatures.
+        signed_now = target.gpg_sign(published, key[0], key[1])
+    previous = promotion.previous_head.checksum if promotion.previous_head else None
+    if previous and previous != published and target.has_commit(previous):
+        target.generate_static_delta(previous, published, force=signed_now)
+    if key is not None:
+        target.update_summary(gpg_key_id=key[0], gpg_homedir=key[1])
+    else:
+        target.update_summary()
+    return published, recommit
+
+
+def promotion_requeue_stuck(*, queued_older_than: timedelta = REQUEUE_QUEUED_AFTER) -> list[int]:
+    """Queue again the promotions whose worker died: running (or long queued) while nobody holds the repo lock."""
+    requeued: list[int] = []
+    now = timezone.now()
+    stuck = Promotion.objects.filter(state__in=[Promotion.State.QUEUED, Promotion.State.RUNNING]).select_related(
+        "target_stage"
+    )
+    for promotion in stuck:
+        if promotion.state == Promotion.State.QUEUED and (promotion.queued_at or now) > now - queued_older_than:
+            continue
+        try:
+            with portal_lock(settings.PORTAL_LOCK_DIR, repo_lock_name(promotion.target_stage), timeout=0):
+                pass
+        except LockTimeout:
+            continue  # a worker is on it right now
+        audit_record(
+            action="promotion.requeue",
+            actor_label="beat",
+            obj=promotion,
+            message=f"{promotion.state} with the repo lock free: the worker that had it died; queued again",
+        )
+        with transaction.atomic():
+            promotion_queue_task(promotion.pk)
+        requeued.append(promotion.pk)
+    return requeued
+
+
+def promotion_target_head(promotion: Promotion) -> Commit | None:
+    """Return the commit the target ref points at now, as the database knows it."""
+    ref = Ref.objects.filter(stage=promotion.target_stage, name=promotion.target_ref).select_related("head").first()
+    return ref.head if ref is not None else None

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from django.urls import reverse
+
+from kinoite_portal.releases.models import SigningKey, Stage
+
+PUBLIC_KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ...test...\n-----END PGP PUBLIC KEY BLOCK-----\n"
+
+
+def stages() -> tuple[Stage, Stage]:
+    key = SigningKey.objects.create(name="prod key", fingerprint="A" * 40, public_key=PUBLIC_KEY, gnupg_home="/x")
+    dev = Stage.objects.create(name="dev", order=0, repo_path="dev", public_url="http://portal.test/repo/dev/")
+    prod = Stage.objects.create(
+        name="prod", order=1, repo_path="prod", public_url="http://portal.test/repo/prod/", signing_key=key
+    )
+    return dev, prod
+
+
+def test_it_shows_exact_commands_for_each_stage(release_engineer: Any, client_for: Any) -> None:
+    stages()
+    page = client_for(release_engineer).get(reverse("fleet:client_setup")).content.decode()
+    assert "ostree remote add --if-not-exists --no-gpg-verify portal-dev http://portal.test/repo/dev/" in page
+    assert "--gpg-import=/etc/pki/rpm-gpg/kinoite-portal-prod.asc" in page
+    assert "/fleet/stages/prod/key.asc" in page
+    assert "rpm-ostree rebase portal-prod:fedora/x86_64/kinoite/stable" in page
+    assert "sh install.sh --url" in page
+    assert "--enrollment-token" in page
+
+
+def test_it_serves_a_stages_public_key_without_sign_in(db: None) -> None:
+    stages()
+    response = Client().get(reverse("fleet:stage_key", args=["prod"]))
+    assert response.status_code == 200
+    assert response.content.decode() == PUBLIC_KEY
+    assert Client().get(reverse("fleet:stage_key", args=["dev"])).status_code == 404
+
+
+def test_it_serves_only_the_agent_files(db: None) -> None:
+    client = Client()
+    agent = client.get(reverse("fleet:agent_file", args=["kinoite-portal-agent"]))
+    assert agent.status_code == 200
+    assert agent.content.startswith(b"#!/usr/bin/python3")
+    assert client.get(reverse("fleet:agent_file", args=["install.sh"])).status_code == 200
+    assert client.get("/fleet/agent/..%2F..%2Fmanage.py").status_code == 404
+    assert client.get(reverse("fleet:agent_file", args=["pyproject.toml"])).status_code == 404
+
+
+def test_a_department_head_may_not_open_it(department_head: Any, client_for: Any) -> None:
+    assert client_for(department_head).get(reverse("fleet:client_setup")).status_code == 403

@@ -1,0 +1,110 @@
+"""The promotion run (worker side), called in-process on real repos: DESIGN.md section 5 step by step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import User
+
+from kinoite_portal.core.models import AuditEvent
+from kinoite_portal.ostree import Repo
+from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
+from kinoite_portal.releases.services.approvals import approval_grant
+from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
+from kinoite_portal.releases.tasks.promotion import promotion_run_task
+from tests.releases.conftest import REF_STABLE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def approved(promotion: Promotion, approver: User) -> Promotion:
+    promotion = approval_grant(user=approver, promotion=promotion, comment="tested on the pilot ring")
+    assert promotion.state == Promotion.State.QUEUED
+    return promotion
+
+
+def test_it_publishes_the_approved_checksum_under_the_prod_ref(stages, make_dev_commit, release_engineer, approver):
+    commit = make_dev_commit("41.20261125.0")
+    promotion = approved(promotion_request(user=release_engineer, checksum=commit.checksum), approver)
+    # The worker would get the id through JSON: make sure it survives that trip.
+    (promotion_id,) = json.loads(json.dumps([promotion.pk]))
+
+    promotion = promotion_run(promotion_id=promotion_id)
+
+    assert promotion.state == Promotion.State.SUCCEEDED, promotion.log
+    prod = Repo(stages["prod"].repo_dir)
+    assert prod.resolve(REF_STABLE) == commit.checksum
+    assert promotion.published_commit == commit
+    assert prod.fsck().ok
+    assert (stages["prod"].repo_dir / "summary").is_file()
+    assert "+ ostree pull-local" in promotion.log
+    assert f"--create={REF_STABLE}" in promotion.log
+    event = AuditEvent.objects.get(action="promotion.run", object_id=str(promotion.pk))
+    assert any(c.startswith("ostree pull-local") for c in event.commands)
+    update = RefUpdate.objects.get(ref__stage=stages["prod"], promotion=promotion)
+    assert update.commit == commit
+    assert update.source == "promotion"
+
+
+def test_running_it_twice_changes_nothing_the_second_time(stages, make_dev_commit, release_engineer, approver):
+    commit = make_dev_commit("41.20261125.0")
+    promotion = approved(promotion_request(user=release_engineer, checksum=commit.checksum), approver)
+    promotion_run(promotion_id=promotion.pk)
+    log_before = Promotion.objects.get(pk=promotion.pk).log
+
+    again = promotion_run_task.run(promotion.pk)
+
+    assert again == "succeeded"
+    assert Promotion.objects.get(pk=promotion.pk).log == log_before
+    assert RefUpdate.objects.filter(ref__stage=stages["prod"]).count() == 1
+    assert AuditEvent.objects.filter(action="promotion.run").count() == 1
+
+
+def test_it_recommits_a_tree_bound_only_to_the_dev_ref(stages, make_dev_commit, release_engineer, approver):
+    commit = make_dev_commit("41.20261125.0", bind_stable=False)
+    assert commit.ref_binding == ["fedora/x86_64/kinoite/dev"]
+    promotion = approved(promotion_request(user=release_engineer, checksum=commit.checksum), approver)
+
+    promotion = promotion_run(promotion_id=promotion.pk)
+
+    assert promotion.state == Promotion.State.SUCCEEDED, promotion.log
+    prod = Repo(stages["prod"].repo_dir)
+    head = prod.resolve(REF_STABLE)
+    assert head != commit.checksum
+    info = prod.read_commit(head)
+    assert info.content_checksum == commit.content_checksum
+    assert REF_STABLE in (info.ref_binding or ())
+    assert info.version == commit.version
+    assert promotion.published_commit.recommit_of == commit
+    assert prod.fsck(verify_bindings=True).ok
+
+
+def test_a_second_promotion_makes_a_static_delta_from_the_previous_head(
+    stages, make_dev_commit, release_engineer, approver
+):
+    v1 = make_dev_commit("41.20261125.0")
+    promotion_run(promotion_id=approved(promotion_request(user=release_engineer, checksum=v1.checksum), approver).pk)
+    v2 = make_dev_commit("41.20261126.0", bash="5.2.37")
+    p2 = promotion_run(
+        promotion_id=approved(promotion_request(user=release_engineer, checksum=v2.checksum), approver).pk
+    )
+
+    assert p2.state == Promotion.State.SUCCEEDED, p2.log
+    assert p2.previous_head == v1
+    assert f"{v1.checksum}-{v2.checksum}" in Repo(stages["prod"].repo_dir).static_deltas()
+
+
+def test_it_fails_clearly_when_the_prod_repo_is_gone_and_moves_nothing(
+    stages, make_dev_commit, release_engineer, approver, tmp_path
+):
+    commit = make_dev_commit("41.20261125.0")
+    promotion = approved(promotion_request(user=release_engineer, checksum=commit.checksum), approver)
+    Stage.objects.filter(pk=stages["prod"].pk).update(repo_path=str(tmp_path / "nowhere"))
+
+    promotion = promotion_run(promotion_id=promotion.pk)
+
+    assert promotion.state == Promotion.State.FAILED
+    assert "has no ostree repo" in promotion.failure_reason
+    assert not RefUpdate.objects.filter(ref__stage=stages["prod"]).exists()
+    assert Repo(stages["prod"].repo_dir).refs() == {}
