@@ -44,24 +44,39 @@ def run_item(item: int, *, quick: bool) -> ItemResult:
     _, title = ITEMS[item]
     with tempfile.TemporaryDirectory(prefix="kinoite-bench-result-") as folder:
         out = Path(folder) / "result.json"
-        cmd = [sys.executable, "-m", "bench", "--child", str(item), "--result", str(out)] + (["--quick"] if quick else [])
+        cmd = [sys.executable, "-m", "bench", "--child", str(item), "--result", str(out)] + (
+            ["--quick"] if quick else []
+        )
         started = time.monotonic()
         proc = subprocess.run(cmd, check=False)
         if out.exists():
             return ItemResult.from_json(out.read_text())
-        return ItemResult(item, title, error=f"the item's process exited with {proc.returncode} and wrote no result",
-                          seconds=time.monotonic() - started)
+        return ItemResult(
+            item,
+            title,
+            error=f"the item's process exited with {proc.returncode} and wrote no result",
+            seconds=time.monotonic() - started,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run of every item (seconds; numbers mean nothing)")
-    parser.add_argument("--only", type=int, action="append", choices=sorted(ITEMS), metavar="N",
-                        help="run only item N (repeatable): 1 promotion, 2 pages, 3 check-ins, 4 bandwidth")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny smoke run of every item (seconds; numbers mean nothing)"
+    )
+    parser.add_argument(
+        "--only",
+        type=int,
+        action="append",
+        choices=sorted(ITEMS),
+        metavar="N",
+        help="run only item N (repeatable): 1 promotion, 2 pages, 3 check-ins, 4 bandwidth",
+    )
     parser.add_argument("--child", type=int, choices=sorted(ITEMS), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--output", type=Path, default=None, help="where to write the Markdown table "
-                        "(default var/bench/latest.md)")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="where to write the Markdown table (default var/bench/latest.md)"
+    )
     args = parser.parse_args(argv)
     if args.child is not None:
         run_child(args.child, quick=args.quick, out=args.result)

@@ -33,10 +33,8 @@ _UNITS = {"bytes": 1, "kB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2, "G
 
 
 def _client_bytes(stdout: str) -> float | None:
-    match = None
-    for match in _TRANSFERRED.finditer(stdout):
-        pass
-    return float(match.group(1)) * _UNITS[match.group(2)] if match else None
+    matches = list(_TRANSFERRED.finditer(stdout))
+    return float(matches[-1].group(1)) * _UNITS[matches[-1].group(2)] if matches else None
 
 
 def _served(access_log: Path, start: int) -> tuple[int, list[str]]:
@@ -56,29 +54,41 @@ def run(*, quick: bool) -> ItemResult:
     result = ItemResult(4, "Client bandwidth")
     scale = QUICK if quick else FULL
     with scratch_dir("bandwidth") as tmp, postgres_database() as db_url, redis_server(tmp) as redis_url:
-        env = portal_environment(database_url=db_url, var_dir=tmp / "var",
-                                 extra={"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url})
+        env = portal_environment(
+            database_url=db_url, var_dir=tmp / "var", extra={"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+        )
         django_setup(env)
         configure_celery_client(redis_url)
         from django.contrib.auth.models import Group, User
 
         from kinoite_portal.core import roles
-        from kinoite_portal.ostree import Repo, run as ostree_run
+        from kinoite_portal.ostree import Repo
+        from kinoite_portal.ostree import run as ostree_run
         from kinoite_portal.releases.models import Stage, Treefile
 
         dev = Repo.init(tmp / "repos/dev")
         prod = Repo.init(tmp / "repos/prod")
         say(f"item 4: writing a tree of {scale['files']:,} files / {scale['bytes'] / 2**20:.0f} MB")
         tree = trees.build(tmp / "tree", files=scale["files"], total_bytes=scale["bytes"], seed=4)
-        v1 = dev.commit(branch=DEV_REF, subject="Kinoite 41.20261125.0", tree_dir=tree.root, bind_refs=[PROD_REF],
-                        metadata=_metadata("41.20261125.0", trees.package_list(tree)))
+        v1 = dev.commit(
+            branch=DEV_REF,
+            subject="Kinoite 41.20261125.0",
+            tree_dir=tree.root,
+            bind_refs=[PROD_REF],
+            metadata=_metadata("41.20261125.0", trees.package_list(tree)),
+        )
         prod.pull_local(dev, v1)
         prod.set_ref(PROD_REF, v1)
         prod.update_summary()
         updated = trees.change_packages(tree, count=scale["packages"])
         say(f"item 4: committing an update of {len(updated)} packages ({', '.join(updated)})")
-        v2 = dev.commit(branch=DEV_REF, subject="Kinoite 41.20261126.0", tree_dir=tree.root, bind_refs=[PROD_REF],
-                        metadata=_metadata("41.20261126.0", trees.package_list(tree, updated=updated)))
+        v2 = dev.commit(
+            branch=DEV_REF,
+            subject="Kinoite 41.20261126.0",
+            tree_dir=tree.root,
+            bind_refs=[PROD_REF],
+            metadata=_metadata("41.20261126.0", trees.package_list(tree, updated=updated)),
+        )
         Stage.objects.create(name="dev", order=0, repo_path=str(dev.path))
         Stage.objects.create(name="prod", order=1, repo_path=str(prod.path), min_days_in_previous_stage=0)
         Treefile.objects.create(name="kinoite", content={"ref": DEV_REF}, published_ref=PROD_REF)
@@ -102,8 +112,17 @@ def run(*, quick: bool) -> ItemResult:
             for mode, extra in (("delta", []), ("objects", ["--disable-static-deltas"])):
                 client = Repo.init(tmp / f"client-{mode}", mode="bare-user")
                 client.pull_local(dev, v1)
-                ostree_run(["ostree", "remote", "add", f"--repo={client.path}", "--no-gpg-verify", "prod",
-                            f"http://127.0.0.1:{port}/repo/prod/"])
+                ostree_run(
+                    [
+                        "ostree",
+                        "remote",
+                        "add",
+                        f"--repo={client.path}",
+                        "--no-gpg-verify",
+                        "prod",
+                        f"http://127.0.0.1:{port}/repo/prod/",
+                    ]
+                )
                 # Remote refs ("prod:REF") are outside what Repo.set_ref validates, so the bare command sets it.
                 ostree_run(["ostree", "refs", f"--repo={client.path}", "--force", f"--create=prod:{PROD_REF}", v1])
                 start = len(access_log.read_text().splitlines()) if access_log.exists() else 0
@@ -114,16 +133,35 @@ def run(*, quick: bool) -> ItemResult:
                     raise RuntimeError(f"the {mode} client did not end on {v2}")
                 served, lines = _served(access_log, start)
                 pulls[mode] = (served, _client_bytes(pulled.stdout), lines)
-                say(f"item 4: {mode}: {served:,} bytes served in {len(lines)} requests; ostree said "
-                    f"{pulled.stdout.strip().splitlines()[-1] if pulled.stdout.strip() else '(nothing)'}")
+                say(
+                    f"item 4: {mode}: {served:,} bytes served in {len(lines)} requests; ostree said "
+                    f"{pulled.stdout.strip().splitlines()[-1] if pulled.stdout.strip() else '(nothing)'}"
+                )
     delta_bytes, delta_client, delta_lines = pulls["delta"]
     plain_bytes, plain_client, plain_lines = pulls["objects"]
-    result.rows.append(Row(4, f"bytes served for a {len(updated)}-package update: static delta (baseline: "
-                              "--disable-static-deltas)", delta_bytes / 1024, plain_bytes / 1024, "KiB",
-                           "<= 1.00x", delta_bytes <= plain_bytes))
+    result.rows.append(
+        Row(
+            4,
+            f"bytes served for a {len(updated)}-package update: static delta (baseline: --disable-static-deltas)",
+            delta_bytes / 1024,
+            plain_bytes / 1024,
+            "KiB",
+            "<= 1.00x",
+            delta_bytes <= plain_bytes,
+        )
+    )
     if delta_client is not None and plain_client is not None:
-        result.rows.append(Row(4, "same, as the ostree client reports it", delta_client / 1024, plain_client / 1024,
-                               "KiB", "<= 1.00x", delta_client <= plain_client))
+        result.rows.append(
+            Row(
+                4,
+                "same, as the ostree client reports it",
+                delta_client / 1024,
+                plain_client / 1024,
+                "KiB",
+                "<= 1.00x",
+                delta_client <= plain_client,
+            )
+        )
     loose = sum(1 for line in delta_lines if "/objects/" in line)
     parts = sum(1 for line in delta_lines if "/deltas/" in line)
     result.notes.append(

@@ -95,9 +95,25 @@ def redis_server(workdir: Path) -> Iterator[str]:
         raise RuntimeError("redis-server is not installed: run deploy/dev/install-system-packages.sh bench")
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "no", "--dir", str(workdir), "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, start_new_session=True,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(workdir),
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_for_port(port, proc=proc)
@@ -119,6 +135,7 @@ def postgres_database() -> Iterator[str]:
     name = f"kinoite_bench_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    say(f"created database {name}")
     try:
         yield _with_database(PG_ADMIN_URL, name)
     finally:
@@ -145,7 +162,13 @@ def portal_environment(*, database_url: str, var_dir: Path, extra: Mapping[str, 
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(PROJECT_DIR),
     }
-    for name in ("DEBUG", "PORTAL_PRODUCTION", "PORTAL_TEST_DB", "CELERY_KEY_PREFIX", "DJANGO_SETTINGS_MODULE_OVERRIDE"):
+    for name in (
+        "DEBUG",
+        "PORTAL_PRODUCTION",
+        "PORTAL_TEST_DB",
+        "CELERY_KEY_PREFIX",
+        "DJANGO_SETTINGS_MODULE_OVERRIDE",
+    ):
         env.pop(name, None)
     env.update(extra or {})
     return env
@@ -168,12 +191,28 @@ def celery_worker(env: Mapping[str, str], log_dir: Path, *, queues: str = "defau
     """Start a real ``celery worker`` (as tests/services.py does) and yield its log path; stopped afterwards."""
     name = f"bench-{uuid.uuid4().hex[:8]}@%h"
     log_path = log_dir / "worker.log"
-    cmd = [sys.executable, "-m", "celery", "-A", "kinoite_portal", "worker", "-n", name, "-Q", queues,
-           "--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle",
-           "--loglevel=INFO"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "kinoite_portal",
+        "worker",
+        "-n",
+        name,
+        "-Q",
+        queues,
+        "--pool=solo",
+        "--concurrency=1",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=dict(env),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 60
         while " ready." not in log_path.read_text(errors="replace"):
@@ -224,8 +263,9 @@ def gunicorn(env: Mapping[str, str], log_dir: Path, *, access_log: Path | None =
     cmd, source = gunicorn_command(port, access_log=access_log)
     log_path = log_dir / "gunicorn.log"
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=dict(env),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
+        )
     try:
         try:
             wait_for_port(port, timeout=60, proc=proc)

@@ -31,30 +31,47 @@ def _sql(cursor: Any, statement: str, params: Any = None) -> int:
 
 def _seed_fixed(cursor: Any, user_id: int) -> None:
     """Stages, treefile, refs and departments: the parts that do not grow."""
-    _sql(cursor, """
+    _sql(
+        cursor,
+        """
         INSERT INTO releases_stage (id, name, "order", repo_path, public_url, required_approvals,
             min_days_in_previous_stage, expedite_extra_approvals, rollback_required_approvals)
         VALUES (1, 'dev', 0, 'bench-missing/dev', '', 1, 7, 1, 1), (2, 'prod', 1, 'bench-missing/prod', '', 1, 7, 1, 1)
-    """)
-    _sql(cursor, """
+    """,
+    )
+    _sql(
+        cursor,
+        """
         INSERT INTO releases_treefile (id, name, description, content, published_ref, schedule, enabled, created_at,
             updated_at)
         VALUES (1, 'kinoite', 'Fedora Kinoite for the office', %s::jsonb, %s, '0 2 * * *', true, now(), now())
-    """, [json.dumps({"ref": DEV_REF, "releasever": 41, "packages": ["plasma-desktop"]}), PROD_REF])
-    _sql(cursor, """
+    """,
+        [json.dumps({"ref": DEV_REF, "releasever": 41, "packages": ["plasma-desktop"]}), PROD_REF],
+    )
+    _sql(
+        cursor,
+        """
         INSERT INTO releases_ref (id, stage_id, name, updated_at) VALUES (1, 1, %s, now()), (2, 2, %s, now())
-    """, [DEV_REF, PROD_REF])
-    _sql(cursor, """
+    """,
+        [DEV_REF, PROD_REF],
+    )
+    _sql(
+        cursor,
+        """
         INSERT INTO fleet_department (id, name, slug)
         SELECT d, 'Department ' || lpad(d::text, 2, '0'), 'dept-' || lpad(d::text, 2, '0')
         FROM generate_series(1, %s) AS d
-    """, [DEPARTMENTS])
+    """,
+        [DEPARTMENTS],
+    )
 
 
 def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: int, full: dict[str, int]) -> None:
     """Add the rows numbered (lo, hi] of each growing table."""
     packages = json.dumps([[f"package-{n:04d}", 0, "1.0", "1.fc41", "x86_64"] for n in range(PACKAGES_PER_COMMIT)])
-    n = _sql(cursor, """
+    n = _sql(
+        cursor,
+        """
         INSERT INTO releases_commit (id, checksum, content_checksum, parent_checksum, version, timestamp, subject, body,
             input_hash, ref_binding, packages, package_count, metadata, imported_at)
         SELECT i, encode(sha256(('commit-' || i)::bytea), 'hex'), encode(sha256(('tree-' || i)::bytea), 'hex'),
@@ -63,25 +80,45 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
             now() - (%(full)s - i) * interval '3 hours', 'Kinoite compose ' || i, '',
             encode(sha256(('input-' || i)::bytea), 'hex'), %(binding)s::jsonb,
             jsonb_set(%(packages)s::jsonb, '{0,2}', to_jsonb('1.' || i)), %(count)s,
-            jsonb_build_object('version', '41.' || i, 'rpmostree.inputhash', encode(sha256(('input-' || i)::bytea), 'hex'),
-                'ostree.bootable', true),
+            jsonb_build_object('version', '41.' || i,
+                'rpmostree.inputhash', encode(sha256(('input-' || i)::bytea), 'hex'), 'ostree.bootable', true),
             now()
         FROM generate_series(%(lo)s + 1, %(hi)s) AS i
-    """, {"lo": lo["commits"], "hi": hi["commits"], "full": full["commits"], "packages": packages,
-          "count": PACKAGES_PER_COMMIT, "binding": json.dumps([DEV_REF, PROD_REF])})
+    """,
+        {
+            "lo": lo["commits"],
+            "hi": hi["commits"],
+            "full": full["commits"],
+            "packages": packages,
+            "count": PACKAGES_PER_COMMIT,
+            "binding": json.dumps([DEV_REF, PROD_REF]),
+        },
+    )
     say(f"item 2: {n:,} commits")
-    n = _sql(cursor, """
+    n = _sql(
+        cursor,
+        """
         INSERT INTO releases_refupdate (id, ref_id, commit_id, previous_commit_id, moved_at, source)
         SELECT i, 1, i, NULLIF(i - 1, 0), now() - (%(full)s - i) * interval '3 hours' + interval '10 minutes', 'compose'
         FROM generate_series(%(lo)s + 1, %(hi)s) AS i
-    """, {"lo": lo["commits"], "hi": hi["commits"], "full": full["commits"]})
+    """,
+        {"lo": lo["commits"], "hi": hi["commits"], "full": full["commits"]},
+    )
     say(f"item 2: {n:,} dev ref updates")
     # Promotion j publishes commit 5j - 2, so dev is always a couple of commits ahead of prod.
-    log = "\n".join(["# promote", "+ ostree pull-local --repo=/srv/ostree/prod --depth=0 /srv/ostree/dev CSUM",
-                     "+ ostree refs --repo=/srv/ostree/prod --force --create=fedora/x86_64/kinoite/stable CSUM",
-                     "+ ostree static-delta generate --repo=/srv/ostree/prod --from=OLD --to=NEW",
-                     "+ ostree summary --repo=/srv/ostree/prod -u", "# done"])
-    n = _sql(cursor, """
+    log = "\n".join(
+        [
+            "# promote",
+            "+ ostree pull-local --repo=/srv/ostree/prod --depth=0 /srv/ostree/dev CSUM",
+            "+ ostree refs --repo=/srv/ostree/prod --force --create=fedora/x86_64/kinoite/stable CSUM",
+            "+ ostree static-delta generate --repo=/srv/ostree/prod --from=OLD --to=NEW",
+            "+ ostree summary --repo=/srv/ostree/prod -u",
+            "# done",
+        ]
+    )
+    n = _sql(
+        cursor,
+        """
         INSERT INTO releases_promotion (id, kind, state, treefile_id, commit_id, source_stage_id, target_stage_id,
             target_ref, requested_by_id, requested_at, comment, expedited, expedite_reason, approved_at, queued_at,
             started_at, finished_at, previous_head_id, published_commit_id, failure_reason, log, policy)
@@ -91,20 +128,38 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
             '{"satisfied": true, "reasons": []}'::jsonb
         FROM (SELECT j, now() - (%(full)s - (5 * j - 2)) * interval '3 hours' + interval '1 hour' AS t
               FROM generate_series(%(lo)s + 1, %(hi)s) AS j) AS p
-    """, {"lo": lo["promotions"], "hi": hi["promotions"], "full": full["commits"], "ref": PROD_REF,
-          "user": user_id, "log": log})
-    _sql(cursor, """
+    """,
+        {
+            "lo": lo["promotions"],
+            "hi": hi["promotions"],
+            "full": full["commits"],
+            "ref": PROD_REF,
+            "user": user_id,
+            "log": log,
+        },
+    )
+    _sql(
+        cursor,
+        """
         INSERT INTO releases_approval (promotion_id, user_id, decision, comment, created_at)
         SELECT j, %(user)s, 'approve', 'looks good', now() FROM generate_series(%(lo)s + 1, %(hi)s) AS j
-    """, {"lo": lo["promotions"], "hi": hi["promotions"], "user": user_id})
-    _sql(cursor, """
+    """,
+        {"lo": lo["promotions"], "hi": hi["promotions"], "user": user_id},
+    )
+    _sql(
+        cursor,
+        """
         INSERT INTO releases_refupdate (id, ref_id, commit_id, previous_commit_id, moved_at, source, promotion_id)
         SELECT 1000000 + j, 2, 5 * j - 2, CASE WHEN j > 1 THEN 5 * j - 7 END, p.finished_at, 'promotion', j
         FROM generate_series(%(lo)s + 1, %(hi)s) AS j JOIN releases_promotion AS p ON p.id = j
-    """, {"lo": lo["promotions"], "hi": hi["promotions"]})
+    """,
+        {"lo": lo["promotions"], "hi": hi["promotions"]},
+    )
     say(f"item 2: {n:,} promotions with their approvals and prod ref updates")
     status = json.dumps(statusdoc.status_document(0))
-    n = _sql(cursor, """
+    n = _sql(
+        cursor,
+        """
         INSERT INTO fleet_host (id, hostname, machine_id, department_id, token_hash, token_prefix, enrolled_at,
             last_checkin_at, booted_checksum, booted_version, booted_origin, booted_remote, booted_ref, booted_layered,
             booted_is_container, staged_checksum, staged_version, rollback_checksum, rollback_version, health,
@@ -113,18 +168,24 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
             encode(sha256(('token-' || h)::bytea), 'hex'), 'kph_' || substr(md5('t' || h), 1, 7), now(), now(), '', '',
             '', 'prod', %(ref)s, true, false, '', '', '', '', 'green', false, '[]'::jsonb, %(status)s::jsonb
         FROM generate_series(%(lo)s + 1, %(hi)s) AS h
-    """, {"lo": lo["hosts"], "hi": hi["hosts"], "depts": DEPARTMENTS, "ref": PROD_REF, "status": status})
+    """,
+        {"lo": lo["hosts"], "hi": hi["hosts"], "depts": DEPARTMENTS, "ref": PROD_REF, "status": status},
+    )
     say(f"item 2: {n:,} hosts")
     started = time.monotonic()
     step = 250_000
     total = 0
     for start in range(lo["checkins"], hi["checkins"], step):
         end = min(start + step, hi["checkins"])
-        total += _sql(cursor, """
+        total += _sql(
+            cursor,
+            """
             INSERT INTO fleet_checkin (host_id, received_at, remote_addr, booted_checksum, booted_version, report)
-            SELECT 1 + c %% %(hosts)s, now() - (c / %(hosts)s) * interval '1 hour', ('10.20.' || (c %% 250) || '.7')::inet,
+            SELECT 1 + c %% %(hosts)s, now() - (c / %(hosts)s) * interval '1 hour',
+                ('10.20.' || (c %% 250) || '.7')::inet,
                 encode(sha256(('commit-' || 3)::bytea), 'hex'), '41.20261125.0',
-                jsonb_build_object('hostname', 'desk-' || lpad((1 + c %% %(hosts)s)::text, 5, '0') || '.corp.example.com',
+                jsonb_build_object(
+                    'hostname', 'desk-' || lpad((1 + c %% %(hosts)s)::text, 5, '0') || '.corp.example.com',
                     'machine_id', md5('machine-' || (1 + c %% %(hosts)s)), 'greenboot', 'green',
                     'status', jsonb_build_object(
                     'deployments', jsonb_build_array(jsonb_build_object(
@@ -134,7 +195,9 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
                         'staged', false, 'pinned', false, 'packages', jsonb_build_array('htop'))),
                     'transaction', null))
             FROM generate_series(%(start)s + 1, %(end)s) AS c
-        """, {"start": start, "end": end, "hosts": hi["hosts"]})
+        """,
+            {"start": start, "end": end, "hosts": hi["hosts"]},
+        )
         say(f"item 2: {total:,} / {hi['checkins'] - lo['checkins']:,} check-ins ({time.monotonic() - started:.0f} s)")
 
 
@@ -144,7 +207,9 @@ def _finish_seed(cursor: Any, hi: dict[str, int]) -> dict[str, str]:
     _sql(cursor, "UPDATE releases_ref SET head_id = %s WHERE id = 1", [dev_head])
     _sql(cursor, "UPDATE releases_ref SET head_id = %s WHERE id = 2", [prod_head])
     # 70 % on the prod head, 20 % on one of the five previous prod commits, 5 % staged, 3 % silent, 2 % elsewhere.
-    _sql(cursor, """
+    _sql(
+        cursor,
+        """
         UPDATE fleet_host AS h SET
             booted_checksum = c.checksum, booted_version = c.version,
             booted_origin = CASE WHEN h.id %% 100 >= 98 THEN 'prod:fedora/x86_64/kinoite/testing'
@@ -158,12 +223,27 @@ def _finish_seed(cursor: Any, hi: dict[str, int]) -> dict[str, str]:
         FROM releases_commit AS c
         WHERE c.id = CASE WHEN h.id %% 100 < 70 THEN %(prod_head)s
                           ELSE greatest(3, %(prod_head)s - 5 * (1 + h.id %% 5)) END
-    """, {"ref": PROD_REF, "prod_head": prod_head,
-          "head": statusdoc.fake_checksum("unused")})
-    _sql(cursor, "UPDATE fleet_host SET staged_checksum = (SELECT checksum FROM releases_commit WHERE id = %s) "
-                 "WHERE staged_checksum <> ''", [prod_head])
-    for table in ("releases_stage", "releases_treefile", "releases_ref", "releases_commit", "releases_refupdate",
-                  "releases_promotion", "releases_approval", "fleet_department", "fleet_host", "fleet_checkin"):
+    """,
+        {"ref": PROD_REF, "prod_head": prod_head, "head": statusdoc.fake_checksum("unused")},
+    )
+    _sql(
+        cursor,
+        "UPDATE fleet_host SET staged_checksum = (SELECT checksum FROM releases_commit WHERE id = %s) "
+        "WHERE staged_checksum <> ''",
+        [prod_head],
+    )
+    for table in (
+        "releases_stage",
+        "releases_treefile",
+        "releases_ref",
+        "releases_commit",
+        "releases_refupdate",
+        "releases_promotion",
+        "releases_approval",
+        "fleet_department",
+        "fleet_host",
+        "fleet_checkin",
+    ):
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")  # noqa: S608
     say("item 2: ANALYZE")
     cursor.execute("ANALYZE")
@@ -181,9 +261,9 @@ def _measure(client: Any, url: str, *, requests: int, cap: float) -> tuple[list[
     # Counted with an execute wrapper: CaptureQueriesContext loses the queries of a whole request, because
     # request_started resets the connection's query log.
     queries: list[str] = []
-    with connection.execute_wrapper(lambda execute, sql, params, many, context: queries.append(sql) or execute(
-        sql, params, many, context
-    )):
+    with connection.execute_wrapper(
+        lambda execute, sql, params, many, context: queries.append(sql) or execute(sql, params, many, context)
+    ):
         client.get(url)
     times: list[float] = []
     deadline = time.monotonic() + cap
@@ -219,8 +299,10 @@ def run(*, quick: bool) -> ItemResult:
         with connection.cursor() as cursor:
             _seed_fixed(cursor, user.pk)
         for label, lo, hi in (("1/10", zero, tenth), ("full", tenth, full)):
-            say(f"item 2: seeding to {label}: {hi['commits']:,} commits, {hi['promotions']:,} promotions, "
-                f"{hi['hosts']:,} hosts, {hi['checkins']:,} check-ins")
+            say(
+                f"item 2: seeding to {label}: {hi['commits']:,} commits, {hi['promotions']:,} promotions, "
+                f"{hi['hosts']:,} hosts, {hi['checkins']:,} check-ins"
+            )
             with connection.cursor() as cursor:
                 _seed_range(cursor, lo, hi, user.pk, full)
                 targets = _finish_seed(cursor, hi)
@@ -234,18 +316,39 @@ def run(*, quick: bool) -> ItemResult:
             for name, url in pages.items():
                 times, queries = _measure(client, url, requests=full["requests"], cap=full["cap"])
                 measured.setdefault(name, {})[label] = (times, queries)
-                say(f"item 2: {label} {name}: median {median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
-                    f"{queries} queries ({len(times)} requests)")
+                say(
+                    f"item 2: {label} {name}: median {median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
+                    f"{queries} queries ({len(times)} requests)"
+                )
     for name, by_size in measured.items():
         small_times, small_queries = by_size["1/10"]
         times, queries = by_size["full"]
         p95 = percentile(times, 95)
-        result.rows.append(Row(2, f"{name}: median server time (full; baseline 1/10)", median(times),
-                               median(small_times), "ms"))
-        result.rows.append(Row(2, f"{name}: p95 server time (full; baseline 1/10)", p95,
-                               percentile(small_times, 95), "ms", f"< {TARGET_MS:.0f} ms", p95 < TARGET_MS))
-        result.rows.append(Row(2, f"{name}: SQL queries (full; baseline 1/10)", queries, small_queries, "",
-                               "same as 1/10", queries == small_queries))
+        result.rows.append(
+            Row(2, f"{name}: median server time (full; baseline 1/10)", median(times), median(small_times), "ms")
+        )
+        result.rows.append(
+            Row(
+                2,
+                f"{name}: p95 server time (full; baseline 1/10)",
+                p95,
+                percentile(small_times, 95),
+                "ms",
+                f"< {TARGET_MS:.0f} ms",
+                p95 < TARGET_MS,
+            )
+        )
+        result.rows.append(
+            Row(
+                2,
+                f"{name}: SQL queries (full; baseline 1/10)",
+                queries,
+                small_queries,
+                "",
+                "same as 1/10",
+                queries == small_queries,
+            )
+        )
         result.notes.append(f"{name}: {len(times)} requests at full size, {len(small_times)} at 1/10")
     result.notes.append(
         f"full size: {full['commits']:,} commits ({PACKAGES_PER_COMMIT} packages each; a real Kinoite lists ~2,000), "

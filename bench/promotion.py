@@ -103,12 +103,22 @@ def run(*, quick: bool) -> ItemResult:
         say("item 1: committing v1 to dev")
         # Bound to both refs, as a compose for this treefile would be, so prod can publish it as is (no re-commit).
         binds = [PROD_REF]
-        v1 = dev.commit(branch=DEV_REF, subject="Kinoite 41.20261125.0", tree_dir=tree.root, bind_refs=binds,
-                        metadata=_metadata("41.20261125.0", trees.package_list(tree)))
+        v1 = dev.commit(
+            branch=DEV_REF,
+            subject="Kinoite 41.20261125.0",
+            tree_dir=tree.root,
+            bind_refs=binds,
+            metadata=_metadata("41.20261125.0", trees.package_list(tree)),
+        )
         trees.change_files(tree, modified=scale["modified"], added=scale["added"], removed=scale["removed"])
         say(f"item 1: committing v2 ({scale['modified']} modified, {scale['added']} added, {scale['removed']} removed)")
-        v2 = dev.commit(branch=DEV_REF, subject="Kinoite 41.20261126.0", tree_dir=tree.root, bind_refs=binds,
-                        metadata=_metadata("41.20261126.0", trees.package_list(tree, updated=tree.packages[:3])))
+        v2 = dev.commit(
+            branch=DEV_REF,
+            subject="Kinoite 41.20261126.0",
+            tree_dir=tree.root,
+            bind_refs=binds,
+            metadata=_metadata("41.20261126.0", trees.package_list(tree, updated=tree.packages[:3])),
+        )
         base.pull_local(dev, v1)
         base.set_ref(PROD_REF, v1)
         base.update_summary()
@@ -119,8 +129,13 @@ def run(*, quick: bool) -> ItemResult:
             (small / "usr/lib").mkdir(parents=True)
             (small / "usr/lib/os-release").write_text(f"VERSION_ID=41\nBENCH={index}\n")
             small_commits.append(
-                dev.commit(branch=SMALL_DEV_REF, subject=f"latency {index}", tree_dir=small, bind_refs=[SMALL_PROD_REF],
-                           metadata=_metadata(f"41.20261125.{index + 1}", []))
+                dev.commit(
+                    branch=SMALL_DEV_REF,
+                    subject=f"latency {index}",
+                    tree_dir=small,
+                    bind_refs=[SMALL_PROD_REF],
+                    metadata=_metadata(f"41.20261125.{index + 1}", []),
+                )
             )
         base.pull_local(dev, small_commits[0])
         base.set_ref(SMALL_PROD_REF, small_commits[0])
@@ -128,8 +143,9 @@ def run(*, quick: bool) -> ItemResult:
         small_commits = small_commits[1:]
 
         Stage.objects.create(name="dev", order=0, repo_path=str(dev.path))
-        prod_stage = Stage.objects.create(name="prod", order=1, repo_path=str(base.path), required_approvals=1,
-                                          min_days_in_previous_stage=0)
+        prod_stage = Stage.objects.create(
+            name="prod", order=1, repo_path=str(base.path), required_approvals=1, min_days_in_previous_stage=0
+        )
         Treefile.objects.create(name="kinoite", content={"ref": DEV_REF}, published_ref=PROD_REF)
         Treefile.objects.create(name="latency", content={"ref": SMALL_DEV_REF}, published_ref=SMALL_PROD_REF)
         requester = User.objects.create_user("bench-rita", password="x")
@@ -169,16 +185,32 @@ def run(*, quick: bool) -> ItemResult:
 
     bare, task = median(bare_times), median(task_times)
     result.rows.append(
-        Row(1, f"promotion, {scale['modified']} files changed: task vs bare commands, median of {RUNS}",
-            task, bare, "s", f"<= {TARGET_RATIO}x", task / bare <= TARGET_RATIO)
+        Row(
+            1,
+            f"promotion, {scale['modified']} files changed: task vs bare commands, median of {RUNS}",
+            task,
+            bare,
+            "s",
+            f"<= {TARGET_RATIO}x",
+            task / bare <= TARGET_RATIO,
+        )
     )
     result.rows.append(
-        Row(1, f"approval -> worker start, median of {len(latencies)}", median(latencies), None, "s",
-            f"< {TARGET_LATENCY} s", median(latencies) < TARGET_LATENCY)
+        Row(
+            1,
+            f"approval -> worker start, median of {len(latencies)}",
+            median(latencies),
+            None,
+            "s",
+            f"< {TARGET_LATENCY} s",
+            median(latencies) < TARGET_LATENCY,
+        )
     )
     result.notes.append(
         f"tree: {scale['files']:,} files, {scale['bytes'] / 2**20:.0f} MB (half random, half text); runs (s): bare "
-        + " / ".join(f"{t:.3f}" for t in bare_times) + "; task " + " / ".join(f"{t:.3f}" for t in task_times)
+        + " / ".join(f"{t:.3f}" for t in bare_times)
+        + "; task "
+        + " / ".join(f"{t:.3f}" for t in task_times)
     )
     bare_commands = {"pull-local", "refs", "static-delta", "summary"}
     extra = [c for c in commands if c.split()[1:2] and c.split()[1] not in bare_commands]

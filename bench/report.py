@@ -110,7 +110,9 @@ def render_text(results: list[ItemResult]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = []
     for index, cells in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(cells)))
+        lines.append(
+            "  ".join(cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(cells))
+        )
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     for result in results:

@@ -21,8 +21,9 @@ def hostname(index: int) -> str:
     return f"desk-{index:05d}.corp.example.com"
 
 
-def _deployment(checksum: str, version: str, serial: int, *, booted: bool = False, staged: bool = False,
-                base: str = "") -> dict[str, Any]:
+def _deployment(
+    checksum: str, version: str, serial: int, *, booted: bool = False, staged: bool = False, base: str = ""
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": f"fedora-{checksum}.{serial}",
         "osname": "fedora",

@@ -9,10 +9,27 @@ from pathlib import Path
 from kinoite_portal.ostree import Package
 
 FILES_PER_PACKAGE = 20
-_WORDS = (
-    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore "
-    "magna aliqua usr lib systemd kernel module firmware plasma kde qt wayland mesa dbus polkit config"
-).split()
+_WORDS = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "elit",
+    "sed",
+    "tempor",
+    "labore",
+    "magna",
+    "usr",
+    "lib",
+    "systemd",
+    "kernel",
+    "plasma",
+    "kde",
+    "qt",
+    "mesa",
+    "dbus",
+]
 
 
 @dataclass
@@ -101,6 +118,4 @@ def change_packages(tree: Tree, *, count: int, seed: int = 3) -> list[str]:
 
 def package_list(tree: Tree, *, updated: list[str] = ()) -> list[Package]:  # type: ignore[assignment]
     """Return an ``rpmostree.rpmdb.pkglist`` for the tree; updated packages get a newer release."""
-    return [
-        Package(name, 0, "1.0", "2.fc41" if name in updated else "1.fc41", "x86_64") for name in tree.packages
-    ]
+    return [Package(name, 0, "1.0", "2.fc41" if name in updated else "1.fc41", "x86_64") for name in tree.packages]

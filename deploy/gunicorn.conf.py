@@ -15,7 +15,8 @@ import sys
 from typing import Any
 
 bind = [os.environ.get("GUNICORN_BIND", "unix:/run/kinoite-portal/gunicorn.sock")]
-# Socket mode 0770 (umask 007; connecting needs write permission): only the portal's user and its group (the web server joins it) may connect.
+# Socket mode 0770 (umask 007; connecting needs write permission): only the portal's user and its group
+# (the web server joins it) may connect.
 umask = int(os.environ.get("GUNICORN_UMASK", "0o007"), 8)
 workers = int(os.environ.get("GUNICORN_WORKERS", str(min(2 * multiprocessing.cpu_count() + 1, 8))))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))

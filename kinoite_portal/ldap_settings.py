@@ -115,7 +115,9 @@ def ldap_settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if attrs:
         pairs = [item.partition("=") for item in attrs.split(",") if item.strip()]
         if any(not sep or not field.strip() or not attr.strip() for field, sep, attr in pairs):
-            raise ImproperlyConfigured(f"AUTH_LDAP_USER_ATTR_MAP must look like 'first_name=givenName,email=mail', not {attrs!r}.")
+            raise ImproperlyConfigured(
+                f"AUTH_LDAP_USER_ATTR_MAP must look like 'first_name=givenName,email=mail', not {attrs!r}."
+            )
         config["AUTH_LDAP_USER_ATTR_MAP"] = {field.strip(): attr.strip() for field, _, attr in pairs}
 
     dn_template = _get(environ, "AUTH_LDAP_USER_DN_TEMPLATE")

@@ -22,6 +22,7 @@ if [ "$profile" = test ] || [ "$profile" = bench ]; then
     "ldapsearch:ldap-utils:openldap-clients"
     "/usr/include/lber.h:libldap2-dev:openldap-devel"
     "/usr/include/sasl/sasl.h:libsasl2-dev:cyrus-sasl-devel"
+    "openssl:openssl:openssl"
   )
 fi
 if [ "$profile" = bench ]; then

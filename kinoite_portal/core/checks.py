@@ -95,11 +95,13 @@ def check_repo_root_readable(app_configs: Any = None, **kwargs: Any) -> list[Che
     account = webserver_user()
     if account is None:
         if settings.PORTAL_WEBSERVER_USER:
-            messages.append(Error(
-                f"PORTAL_WEBSERVER_USER={settings.PORTAL_WEBSERVER_USER!r} is not an account on this machine.",
-                hint="Set it to the user Apache or nginx runs as (apache, nginx or www-data).",
-                id="kinoite_portal.E002",
-            ))
+            messages.append(
+                Error(
+                    f"PORTAL_WEBSERVER_USER={settings.PORTAL_WEBSERVER_USER!r} is not an account on this machine.",
+                    hint="Set it to the user Apache or nginx runs as (apache, nginx or www-data).",
+                    id="kinoite_portal.E002",
+                )
+            )
         return messages
     root = Path(settings.PORTAL_REPO_ROOT)
     if not root.is_dir():
@@ -109,24 +111,28 @@ def check_repo_root_readable(app_configs: Any = None, **kwargs: Any) -> list[Che
         path, want = problem
         st = path.stat()
         need = "read and enter" if want == 5 else ("read" if want == 4 else "enter")
-        messages.append(Error(
-            f"The web server user {account.pw_name!r} cannot {need} {path} "
-            f"(mode {stat.filemode(st.st_mode)}, owner uid {st.st_uid}, group gid {st.st_gid}), "
-            f"so clients cannot pull from the repos under PORTAL_REPO_ROOT={root}.",
-            hint=f"Give it read access, e.g. `chmod o+{'rx' if want & 1 else 'r'} {path}` or "
-            f"`setfacl -m u:{account.pw_name}:{'rx' if want & 1 else 'r'} {path}`; keep it read-only "
-            "(deploy/README.md, 'Folders').",
-            id="kinoite_portal.E001",
-        ))
+        messages.append(
+            Error(
+                f"The web server user {account.pw_name!r} cannot {need} {path} "
+                f"(mode {stat.filemode(st.st_mode)}, owner uid {st.st_uid}, group gid {st.st_gid}), "
+                f"so clients cannot pull from the repos under PORTAL_REPO_ROOT={root}.",
+                hint=f"Give it read access, e.g. `chmod o+{'rx' if want & 1 else 'r'} {path}` or "
+                f"`setfacl -m u:{account.pw_name}:{'rx' if want & 1 else 'r'} {path}`; keep it read-only "
+                "(deploy/README.md, 'Folders').",
+                id="kinoite_portal.E001",
+            )
+        )
     elif Path("/sys/fs/selinux/enforce").exists():
         label = _selinux_type(root)
         if label is not None and label != "httpd_sys_content_t":
-            messages.append(Warning(
-                f"PORTAL_REPO_ROOT={root} has the SELinux type {label}, not httpd_sys_content_t: "
-                "the web server will be denied reading it.",
-                hint="Run deploy/selinux/setup-selinux.sh (semanage fcontext + restorecon).",
-                id="kinoite_portal.W003",
-            ))
+            messages.append(
+                Warning(
+                    f"PORTAL_REPO_ROOT={root} has the SELinux type {label}, not httpd_sys_content_t: "
+                    "the web server will be denied reading it.",
+                    hint="Run deploy/selinux/setup-selinux.sh (semanage fcontext + restorecon).",
+                    id="kinoite_portal.W003",
+                )
+            )
     return messages
 
 
@@ -137,30 +143,38 @@ def check_tls_files(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     messages: list[CheckMessage] = []
     if bool(cert) != bool(key):
         missing = "PORTAL_TLS_KEY" if cert else "PORTAL_TLS_CERT"
-        messages.append(Error(
-            f"{missing} is not set, but {'PORTAL_TLS_CERT' if cert else 'PORTAL_TLS_KEY'} is: set both or neither.",
-            id="kinoite_portal.E010",
-        ))
+        messages.append(
+            Error(
+                f"{missing} is not set, but {'PORTAL_TLS_CERT' if cert else 'PORTAL_TLS_KEY'} is: set both or neither.",
+                id="kinoite_portal.E010",
+            )
+        )
     if cert:
         cert_path = Path(cert)
         if not cert_path.is_file():
-            messages.append(Error(
-                f"PORTAL_TLS_CERT={cert} does not exist: the web server would not start with it.",
-                hint="Point it at the PEM certificate the web server uses (deploy/README.md, 'TLS').",
-                id="kinoite_portal.E011",
-            ))
+            messages.append(
+                Error(
+                    f"PORTAL_TLS_CERT={cert} does not exist: the web server would not start with it.",
+                    hint="Point it at the PEM certificate the web server uses (deploy/README.md, 'TLS').",
+                    id="kinoite_portal.E011",
+                )
+            )
         elif os.access(cert_path, os.R_OK) and b"-----BEGIN CERTIFICATE-----" not in cert_path.read_bytes()[:65536]:
-            messages.append(Error(
-                f"PORTAL_TLS_CERT={cert} is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line).",
-                id="kinoite_portal.E012",
-            ))
+            messages.append(
+                Error(
+                    f"PORTAL_TLS_CERT={cert} is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line).",
+                    id="kinoite_portal.E012",
+                )
+            )
     if key and not Path(key).exists():
         # Only existence: the key is usually root-only and read by the web server before it drops privileges.
-        messages.append(Error(
-            f"PORTAL_TLS_KEY={key} does not exist: the web server would not start with it.",
-            hint="Point it at the certificate's private key (deploy/README.md, 'TLS').",
-            id="kinoite_portal.E013",
-        ))
+        messages.append(
+            Error(
+                f"PORTAL_TLS_KEY={key} does not exist: the web server would not start with it.",
+                hint="Point it at the certificate's private key (deploy/README.md, 'TLS').",
+                id="kinoite_portal.E013",
+            )
+        )
     return messages
 
 
@@ -183,7 +197,8 @@ def check_ldap(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     template = getattr(settings, "AUTH_LDAP_USER_DN_TEMPLATE", None)
     search = getattr(settings, "AUTH_LDAP_USER_SEARCH", None)
     if not template and search is None:
-        error(23, 
+        error(
+            23,
             "AUTH_LDAP_SERVER_URI is set, but neither AUTH_LDAP_USER_DN_TEMPLATE nor AUTH_LDAP_USER_SEARCH_BASE is: "
             "the portal cannot find a user in the directory.",
             hint="Active Directory: AUTH_LDAP_USER_SEARCH_BASE=cn=Users,dc=example,dc=com and "
@@ -197,18 +212,21 @@ def check_ldap(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         if not ldap.dn.is_dn(search.base_dn):
             error(26, f"AUTH_LDAP_USER_SEARCH_BASE={search.base_dn!r} is not a distinguished name.")
         if not getattr(settings, "AUTH_LDAP_BIND_DN", "") and not template:
-            messages.append(Warning(
-                "AUTH_LDAP_USER_SEARCH_BASE is set without AUTH_LDAP_BIND_DN: the search runs anonymously, "
-                "which Active Directory refuses.",
-                id="kinoite_portal.W040",
-            ))
+            messages.append(
+                Warning(
+                    "AUTH_LDAP_USER_SEARCH_BASE is set without AUTH_LDAP_BIND_DN: the search runs anonymously, "
+                    "which Active Directory refuses.",
+                    id="kinoite_portal.W040",
+                )
+            )
     if getattr(settings, "AUTH_LDAP_BIND_DN", "") and not getattr(settings, "AUTH_LDAP_BIND_PASSWORD", ""):
         error(27, "AUTH_LDAP_BIND_DN is set but AUTH_LDAP_BIND_PASSWORD (or AUTH_LDAP_BIND_PASSWORD_FILE) is empty.")
     group_map: dict[str, list[str]] = getattr(settings, "PORTAL_LDAP_GROUP_MAP", {})
     department_map: dict[str, list[str]] = getattr(settings, "PORTAL_LDAP_DEPARTMENT_MAP", {})
     flags: dict[str, list[str]] = getattr(settings, "AUTH_LDAP_USER_FLAGS_BY_GROUP", {})
     if (group_map or department_map or flags) and getattr(settings, "AUTH_LDAP_GROUP_SEARCH", None) is None:
-        error(28, 
+        error(
+            28,
             "AUTH_LDAP_GROUP_MAP or AUTH_LDAP_DEPARTMENT_MAP is set but AUTH_LDAP_GROUP_SEARCH_BASE is not: "
             "the portal cannot read anyone's directory groups.",
         )
@@ -218,7 +236,8 @@ def check_ldap(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 error(29, f"{name}: {dn!r} is not a distinguished name.")
             for target in targets:
                 if name == "AUTH_LDAP_GROUP_MAP" and target not in PORTAL_GROUP_TARGETS:
-                    error(30, 
+                    error(
+                        30,
                         f"{name}: {dn!r} maps to {target!r}, which is not a portal group or flag.",
                         hint=f"Use one of: {', '.join(sorted(PORTAL_GROUP_TARGETS))}.",
                     )

@@ -17,7 +17,9 @@ from kinoite_portal.fleet.models import Department
 logger = logging.getLogger("kinoite_portal.ldap")
 
 
-def _report_directory_error(sender: Any, context: str, user: Any, request: Any, exception: Exception, **kwargs: Any) -> None:
+def _report_directory_error(
+    sender: Any, context: str, user: Any, request: Any, exception: Exception, **kwargs: Any
+) -> None:
     """Log one clear line when the directory cannot be asked (down, wrong bind DN, TLS), instead of a 500."""
     info = exception.args[0] if exception.args and isinstance(exception.args[0], dict) else {}
     reason = info.get("desc") or type(exception).__name__
@@ -25,7 +27,7 @@ def _report_directory_error(sender: Any, context: str, user: Any, request: Any, 
     logger.error(
         "Directory sign-in failed while %s at %s: %s%s. Users fall back to local accounts until this is fixed.",
         context,
-        settings.AUTH_LDAP_SERVER_URI,
+        getattr(settings, "AUTH_LDAP_SERVER_URI", ""),
         reason,
         f" ({detail})" if detail else "",
     )
@@ -40,8 +42,8 @@ def directory_sync(*, user: Any, group_dns: set[str]) -> dict[str, list[str]]:
     Only what the maps name is managed: a portal group or department that no map entry targets is left as an
     administrator set it.
     """
-    group_map: dict[str, list[str]] = settings.PORTAL_LDAP_GROUP_MAP
-    department_map: dict[str, list[str]] = settings.PORTAL_LDAP_DEPARTMENT_MAP
+    group_map: dict[str, list[str]] = getattr(settings, "PORTAL_LDAP_GROUP_MAP", {})
+    department_map: dict[str, list[str]] = getattr(settings, "PORTAL_LDAP_DEPARTMENT_MAP", {})
     dns = {dn.lower() for dn in group_dns}
     managed_groups = {name for targets in group_map.values() for name in targets}
     wanted_groups = {name for dn, targets in group_map.items() if dn.lower() in dns for name in targets}
@@ -76,11 +78,13 @@ def directory_sync(*, user: Any, group_dns: set[str]) -> dict[str, list[str]]:
         wanted_departments - set(Department.objects.filter(slug__in=wanted_departments).values_list("slug", flat=True))
     )
     if missing:
-        logger.warning("Directory maps name portal groups or departments that do not exist: %s", ", ".join(sorted(missing)))
+        logger.warning(
+            "Directory maps name portal groups or departments that do not exist: %s", ", ".join(sorted(missing))
+        )
     return changes
 
 
-class PortalLDAPBackend(LDAPBackend):
+class PortalLDAPBackend(LDAPBackend):  # type: ignore[misc]
     """django-auth-ldap's backend, then the portal's group and department maps after every directory sign-in."""
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> Any:

@@ -16,20 +16,20 @@ from kinoite_portal.fleet.services.enrollment import (
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DepartmentAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["heads"]
 
 
-class EnrollmentTokenForm(forms.ModelForm):  # type: ignore[type-arg]
+class EnrollmentTokenForm(forms.ModelForm):
     class Meta:
         model = EnrollmentToken
         fields = ["department", "name", "expires_at", "max_uses"]
 
 
 @admin.register(EnrollmentToken)
-class EnrollmentTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EnrollmentTokenAdmin(admin.ModelAdmin):
     form = EnrollmentTokenForm
     list_display = ["department", "name", "prefix", "expires_at", "uses", "max_uses", "revoked_at"]
     readonly_fields = ["prefix", "uses", "created_by", "created_at", "revoked_at"]
@@ -72,7 +72,7 @@ class EnrollmentTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Host)
-class HostAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class HostAdmin(admin.ModelAdmin):
     list_display = ["hostname", "department", "booted_version", "last_checkin_at", "health", "token_revoked_at"]
     list_filter = ["department", "health", "is_silent"]
     search_fields = ["hostname", "machine_id"]
@@ -89,7 +89,7 @@ class HostAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CheckInAdmin(admin.ModelAdmin):
     list_display = ["host", "received_at", "booted_version", "remote_addr"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -54,7 +54,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Treefile)
-class TreefileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TreefileAdmin(admin.ModelAdmin):
     """Every save goes through treefile_save, so it is validated and keeps a revision."""
 
     form = TreefileForm

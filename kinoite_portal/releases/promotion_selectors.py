@@ -63,7 +63,9 @@ def dashboard_lanes() -> list[TreefileLane]:
             if commit.pk in seen:
                 continue
             seen.add(commit.pk)
-            if head is None or (commit.timestamp >= head.timestamp and commit.content_checksum != head.content_checksum):
+            if head is None or (
+                commit.timestamp >= head.timestamp and commit.content_checksum != head.content_checksum
+            ):
                 lane.newer.append(commit)
         lane.open_promotions = [
             p for p in open_promotions if p.treefile_id == treefile.pk or p.target_ref == treefile.published_ref

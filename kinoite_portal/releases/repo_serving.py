@@ -7,6 +7,7 @@ import mimetypes
 from pathlib import Path
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http.response import HttpResponseBase
 
 # What an ostree client ever asks a repo for; everything else (locks, tmp/, state/) stays private.
 SERVED_TOP_LEVEL = {"config", "summary", "summary.sig", "objects", "deltas", "delta-indexes", "refs"}
@@ -26,14 +27,14 @@ def repo_file_path(repo_dir: Path, relative: str) -> Path:
     return path
 
 
-def repo_file_response(request: HttpRequest, repo_dir: Path, relative: str) -> HttpResponse:
+def repo_file_response(request: HttpRequest, repo_dir: Path, relative: str) -> HttpResponseBase:
     """Return a repo file, with content-based ETags for the files that change in place."""
     path = repo_file_path(repo_dir, relative)
     if path.name in MUTABLE_FILES and path.parent == repo_dir.resolve():
         body = path.read_bytes()
         etag = f'"{hashlib.sha256(body).hexdigest()}"'
         if etag in request.headers.get("If-None-Match", ""):
-            response: HttpResponse = HttpResponseNotModified()
+            response: HttpResponseBase = HttpResponseNotModified()
         else:
             response = HttpResponse(body, content_type="application/octet-stream")
         response["ETag"] = etag

@@ -2,9 +2,9 @@
 
 nginx and Apache run as children of the test on a free loopback port, with the files under deploy/ rendered by
 ``manage.py render_webserver_config``; a real ``ostree`` client pulls through them over TLS (a throwaway
-self-signed certificate the client trusts through ``tls-ca-path``). Started as root, the servers' workers run as ``nobody``, as a
-real web server user would: the served folders live in a world-readable temporary folder, because pytest's own
-``tmp_path`` is 0700.
+self-signed certificate the client trusts through ``tls-ca-path``). Started as root, the servers' workers run
+as ``nobody``, as a real web server user would: the served folders live in a world-readable temporary folder,
+because pytest's own ``tmp_path`` is 0700.
 """
 
 from __future__ import annotations
@@ -32,8 +32,18 @@ PROD_REF = "fedora/x86_64/kinoite/stable"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 # What RHEL's conf.modules.d/*.conf load and the drop-in relies on (it has no LoadModule line of its own).
 APACHE_RHEL_MODULES = [
-    "mpm_event", "authz_core", "authz_host", "alias", "mime", "allowmethods", "headers", "proxy", "proxy_http",
-    "ssl", "socache_shmcb", "setenvif",
+    "mpm_event",
+    "authz_core",
+    "authz_host",
+    "alias",
+    "mime",
+    "allowmethods",
+    "headers",
+    "proxy",
+    "proxy_http",
+    "ssl",
+    "socache_shmcb",
+    "setenvif",
 ]
 APACHE_BUILTIN_ON_DEBIAN = ["unixd", "log_config", "logio", "version"]
 
@@ -59,9 +69,17 @@ class Site:
     def render(self, server: str, port: int, dest: Path) -> Path:
         """Render the shipped config for this site with the portal's own command, and return its path."""
         call_command(
-            "render_webserver_config", server=server, repo_root=str(self.repo_root), socket=str(self.socket),
-            static_root=str(self.static_root), server_name="127.0.0.1", port=port, listen_address="127.0.0.1",
-            cert=str(self.cert), key=str(self.key), output=str(dest),
+            "render_webserver_config",
+            server=server,
+            repo_root=str(self.repo_root),
+            socket=str(self.socket),
+            static_root=str(self.static_root),
+            server_name="127.0.0.1",
+            port=port,
+            listen_address="127.0.0.1",
+            cert=str(self.cert),
+            key=str(self.key),
+            output=str(dest),
         )
         return dest
 
@@ -77,13 +95,38 @@ def site() -> Iterator[Site]:
         (root / "tls").mkdir()
         cert, key = root / "tls" / "portal.crt", root / "tls" / "portal.key"
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1"],
-            check=True, capture_output=True, timeout=30,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
         )
-        yield Site(root=root, repo_root=root / "ostree", static_root=root / "static",
-                   socket=root / "run" / "gunicorn.sock", cert=cert, key=key)
+        yield Site(
+            root=root,
+            repo_root=root / "ostree",
+            static_root=root / "static",
+            socket=root / "run" / "gunicorn.sock",
+            cert=cert,
+            key=key,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -99,10 +142,16 @@ def prod_repo(site: Site, tmp_path: Path) -> ProdRepo:
     """Build the prod repo the way the portal does: a tree, a commit under the prod ref, a summary."""
     repo = Repo.init(site.repo_root / "prod", mode="archive", timeout=60)
     tree = tmp_path / "tree"
-    build_tree(tree, treefile={"ref": PROD_REF, "packages": ["bash", "kernel"]}, packages=sample_packages(),
-               version="41.20261125.0", kernel_version=KERNEL_VERSION)
-    checksum = repo.commit(branch=PROD_REF, subject="Kinoite 41.20261125.0", tree_dir=tree,
-                           metadata={"version": "41.20261125.0"})
+    build_tree(
+        tree,
+        treefile={"ref": PROD_REF, "packages": ["bash", "kernel"]},
+        packages=sample_packages(),
+        version="41.20261125.0",
+        kernel_version=KERNEL_VERSION,
+    )
+    checksum = repo.commit(
+        branch=PROD_REF, subject="Kinoite 41.20261125.0", tree_dir=tree, metadata={"version": "41.20261125.0"}
+    )
     repo.update_summary()
     # Private things a repo holds that must never be served.
     (repo.path / ".secret").write_text("dotfile\n")
@@ -127,8 +176,9 @@ def run_nginx(site: Site, workdir: Path) -> Iterator[int]:
     (workdir / "tmp").mkdir()
     site.render("nginx", port, workdir / "conf.d" / "kinoite-portal.conf")
     user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-    temp_paths = "\n".join(f"    {kind}_temp_path {workdir}/tmp/{kind};" for kind in
-                           ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {workdir}/tmp/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     conf = workdir / "nginx.conf"
     conf.write_text(f"""daemon off;
 worker_processes 1;
@@ -144,8 +194,13 @@ http {{
     include {workdir}/conf.d/*.conf;
 }}
 """)
-    check = subprocess.run([binary, "-t", "-q", "-p", f"{workdir}/", "-c", str(conf)], capture_output=True, text=True,
-                           timeout=30, check=False)
+    check = subprocess.run(
+        [binary, "-t", "-q", "-p", f"{workdir}/", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
     proc = subprocess.Popen([binary, "-p", f"{workdir}/", "-c", str(conf)], stderr=subprocess.PIPE)
     try:
@@ -167,8 +222,10 @@ def run_apache(site: Site, workdir: Path) -> Iterator[int]:
         (workdir / sub).mkdir(parents=True)
     (workdir / "modules").symlink_to(APACHE_MODULES)
     lines = [f"LoadModule {m}_module modules/mod_{m}.so" for m in APACHE_RHEL_MODULES]
-    lines += [f"<IfModule !{m}_module>\n    LoadModule {m}_module modules/mod_{m}.so\n</IfModule>"
-              for m in APACHE_BUILTIN_ON_DEBIAN]
+    lines += [
+        f"<IfModule !{m}_module>\n    LoadModule {m}_module modules/mod_{m}.so\n</IfModule>"
+        for m in APACHE_BUILTIN_ON_DEBIAN
+    ]
     (workdir / "conf.modules.d" / "00-base.conf").write_text("\n".join(lines) + "\n")
     site.render("apache", port, workdir / "conf.d" / "kinoite-portal.conf")
     user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
@@ -206,8 +263,9 @@ IncludeOptional conf.d/*.conf
         time.sleep(0.05)
 
 
-def https_request(port: int, method: str, path: str, headers: dict[str, str] | None = None,
-                  body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def https_request(
+    port: int, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """Send one HTTPS request to 127.0.0.1:port (self-signed certificate) and return status, headers, body."""
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -230,16 +288,23 @@ def ostree_pull(tmp_path: Path) -> Callable[..., str]:
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
 
         def ostree(*args: str) -> str:
-            result = subprocess.run(["ostree", *args, f"--repo={client}"], capture_output=True, text=True,
-                                    timeout=60, env=env, check=False)
+            result = subprocess.run(
+                ["ostree", *args, f"--repo={client}"], capture_output=True, text=True, timeout=60, env=env, check=False
+            )
             assert result.returncode == 0, f"ostree {' '.join(args)}: {result.stderr}"
             return result.stdout.strip()
 
         ostree("init", "--mode=archive")
         # The client verifies the server's certificate against the throwaway one, as a desktop would with
         # the company CA (tls-permissive is ignored by this ostree's curl backend).
-        ostree("remote", "add", "--no-gpg-verify", f"--set=tls-ca-path={ca}", "portal",
-               f"https://127.0.0.1:{port}/repo/{stage}")
+        ostree(
+            "remote",
+            "add",
+            "--no-gpg-verify",
+            f"--set=tls-ca-path={ca}",
+            "portal",
+            f"https://127.0.0.1:{port}/repo/{stage}",
+        )
         ostree("pull", "portal", PROD_REF)
         return ostree("rev-parse", f"portal:{PROD_REF}")
 

@@ -51,11 +51,14 @@ def test_the_summary_is_revalidated_by_its_content(apache: int, prod_repo: ProdR
     summary.write_bytes(bytes(reversed(body)))
     os.utime(summary, (1_900_000_000, 1_900_000_000))
     changed, changed_headers, changed_body = https_request(
-        apache, "GET", "/repo/prod/summary",
+        apache,
+        "GET",
+        "/repo/prod/summary",
         headers={"If-None-Match": etag, "If-Modified-Since": "Fri, 31 Dec 2038 23:59:59 GMT"},
     )
-    by_date, _, _ = https_request(apache, "GET", "/repo/prod/summary",
-                                  headers={"If-Modified-Since": "Fri, 31 Dec 2038 23:59:59 GMT"})
+    by_date, _, _ = https_request(
+        apache, "GET", "/repo/prod/summary", headers={"If-Modified-Since": "Fri, 31 Dec 2038 23:59:59 GMT"}
+    )
 
     assert status == 200
     assert headers["cache-control"] == "no-cache"
@@ -76,8 +79,17 @@ def test_objects_are_cached_for_a_year(apache: int, prod_repo: ProdRepo) -> None
     assert headers["content-type"] == "application/octet-stream"
 
 
-@pytest.mark.parametrize("path", ["/repo/prod/", "/repo/prod/.secret", "/repo/prod/.lock", "/repo/prod/tmp/scratch",
-                                  "/repo/prod/state/", "/repo/prod/objects/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/repo/prod/",
+        "/repo/prod/.secret",
+        "/repo/prod/.lock",
+        "/repo/prod/tmp/scratch",
+        "/repo/prod/state/",
+        "/repo/prod/objects/",
+    ],
+)
 def test_private_repo_files_and_listings_are_not_served(apache: int, prod_repo: ProdRepo, path: str) -> None:
     status, _, body = https_request(apache, "GET", path)
 

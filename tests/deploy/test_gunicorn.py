@@ -20,27 +20,34 @@ GUNICORN_CONF = PROJECT_DIR / "deploy" / "gunicorn.conf.py"
 
 
 def production_env(site: Site, **extra: str) -> dict[str, str]:
-    return child_environment({
-        "PORTAL_PRODUCTION": "1",
-        "SECRET_KEY": "deploy-test-" + "k3y" * 20,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PORTAL_REPO_ROOT": str(site.repo_root),
-        "STATIC_ROOT": str(site.static_root),
-        "PORTAL_WEBSERVER_USER": "nobody",
-        "GUNICORN_BIND": f"unix:{site.socket}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_ACCESSLOG": "",
-        **extra,
-    })
+    return child_environment(
+        {
+            "PORTAL_PRODUCTION": "1",
+            "SECRET_KEY": "deploy-test-" + "k3y" * 20,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "PORTAL_REPO_ROOT": str(site.repo_root),
+            "STATIC_ROOT": str(site.static_root),
+            "PORTAL_WEBSERVER_USER": "nobody",
+            "GUNICORN_BIND": f"unix:{site.socket}",
+            "GUNICORN_WORKERS": "1",
+            "GUNICORN_ACCESSLOG": "",
+            **extra,
+        }
+    )
 
 
 @contextmanager
 def run_gunicorn(site: Site, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    # As root, the socket belongs to the web server's group (no access for others, from the config's umask), as in production
-    # where the web server's user joins the portal's group.
+    # As root, the socket belongs to the web server's group (no access for others, from the config's umask),
+    # as in production where the web server's user joins the portal's group.
     group = ["--group", "nogroup"] if os.geteuid() == 0 else []
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), *group],
-                            cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), *group],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         yield proc
     finally:
@@ -53,7 +60,9 @@ def wait_for_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float = 
         if path.exists():
             return
         if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited with {proc.returncode}: {proc.stdout.read().decode() if proc.stdout else ''}")
+            raise AssertionError(
+                f"gunicorn exited with {proc.returncode}: {proc.stdout.read().decode() if proc.stdout else ''}"
+            )
         time.sleep(0.05)
     raise TimeoutError(f"gunicorn did not create {path} in {timeout} s")
 
@@ -66,7 +75,7 @@ def test_gunicorn_serves_healthz_through_nginx_on_a_unix_socket(
     with run_gunicorn(site, production_env(site)) as proc, run_nginx(site, tmp_path / "nginx") as port:
         wait_for_socket(site.socket, proc)
         socket_mode = site.socket.stat().st_mode & 0o777
-        status, headers, body = https_request(port, "GET", "/healthz")
+        status, _headers, body = https_request(port, "GET", "/healthz")
         login_status, login_headers, login_body = https_request(port, "GET", "/login/")
 
     health = json.loads(body)

@@ -76,12 +76,16 @@ PEOPLE = {
 
 
 def data_ldif() -> str:
-    entries = [f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example",
-               f"dn: ou=people,{BASE}\nobjectClass: organizationalUnit\nou: people",
-               f"dn: {GROUPS}\nobjectClass: organizationalUnit\nou: groups"]
+    entries = [
+        f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example",
+        f"dn: ou=people,{BASE}\nobjectClass: organizationalUnit\nou: people",
+        f"dn: {GROUPS}\nobjectClass: organizationalUnit\nou: groups",
+    ]
     for uid, (given, _) in PEOPLE.items():
-        entries.append(f"dn: uid={uid},ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {given} Example\n"
-                       f"givenName: {given}\nsn: Example\nmail: {uid}@example.com\nuserPassword: {uid}-secret")
+        entries.append(
+            f"dn: uid={uid},ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {given} Example\n"
+            f"givenName: {given}\nsn: Example\nmail: {uid}@example.com\nuserPassword: {uid}-secret"
+        )
     for group in sorted({g for _, groups in PEOPLE.values() for g in groups}):
         members = "\n".join(f"member: uid={uid},ou=people,{BASE}" for uid, (_, gs) in PEOPLE.items() if group in gs)
         entries.append(f"dn: cn={group},{GROUPS}\nobjectClass: groupOfNames\ncn: {group}\n{members}")
@@ -100,11 +104,17 @@ def slapd_url() -> Iterator[str]:
         (root / "config.ldif").write_text(CONFIG_LDIF.format(root=root))
         (root / "data.ldif").write_text(data_ldif())
         for number, ldif in (("0", "config.ldif"), ("1", "data.ldif")):
-            subprocess.run(["/usr/sbin/slapadd", f"-n{number}", "-F", str(root / "slapd.d"), "-l", str(root / ldif)],
-                           check=True, capture_output=True, timeout=30)
+            subprocess.run(
+                ["/usr/sbin/slapadd", f"-n{number}", "-F", str(root / "slapd.d"), "-l", str(root / ldif)],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
         port = free_port()
-        proc = subprocess.Popen(["/usr/sbin/slapd", "-d", "0", "-h", f"ldap://127.0.0.1:{port}/",
-                                 "-F", str(root / "slapd.d")], stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            ["/usr/sbin/slapd", "-d", "0", "-h", f"ldap://127.0.0.1:{port}/", "-F", str(root / "slapd.d")],
+            stderr=subprocess.PIPE,
+        )
         try:
             wait_for_port(port)
             yield f"ldap://127.0.0.1:{port}"
@@ -121,9 +131,11 @@ def directory_env(url: str, **extra: str) -> dict[str, str]:
         "AUTH_LDAP_USER_DN_TEMPLATE": f"uid=%(user)s,ou=people,{BASE}",
         "AUTH_LDAP_GROUP_SEARCH_BASE": GROUPS,
         "AUTH_LDAP_GROUP_TYPE": "groupOfNames",
-        "AUTH_LDAP_GROUP_MAP": (f"cn=it-release,{GROUPS} => release-engineers, staff;\n"
-                                f"cn=it-approvers,{GROUPS} => approvers;"
-                                f"cn=finance-heads,{GROUPS} => department-heads"),
+        "AUTH_LDAP_GROUP_MAP": (
+            f"cn=it-release,{GROUPS} => release-engineers, staff;\n"
+            f"cn=it-approvers,{GROUPS} => approvers;"
+            f"cn=finance-heads,{GROUPS} => department-heads"
+        ),
         "AUTH_LDAP_DEPARTMENT_MAP": f"cn=finance-heads,{GROUPS} => finance",
         "AUTH_LDAP_TIMEOUT": "2",
         **extra,
@@ -153,7 +165,8 @@ def test_a_release_engineer_from_the_directory_gets_release_rights(directory: st
     assert {g.name for g in user.groups.all()} == {roles.RELEASE_ENGINEERS}
     assert user.has_perm("releases.start_compose")
     assert not user.has_perm("releases.approve_promotion")
-    assert user.is_staff and not user.is_superuser
+    assert user.is_staff
+    assert not user.is_superuser
     assert (user.first_name, user.email) == ("Rita", "rita@example.com")
     assert not user.has_usable_password()
     assert client.get("/").status_code == 200
@@ -240,8 +253,11 @@ def test_an_unreachable_directory_logs_a_clear_line_and_local_accounts_still_wor
     assert refused.status_code == 200
     assert b"Sign in" in refused.content
     assert local.status_code == 302
-    assert any("Directory sign-in failed while authenticate at ldap://127.0.0.1:" in r.getMessage()
-               and "Can't contact LDAP server" in r.getMessage() for r in caplog.records)
+    assert any(
+        "Directory sign-in failed while authenticate at ldap://127.0.0.1:" in r.getMessage()
+        and "Can't contact LDAP server" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_python_ldap_is_the_real_client(slapd_url: str) -> None:

@@ -65,8 +65,18 @@ def test_objects_are_cached_for_a_year(nginx: int, prod_repo: ProdRepo) -> None:
     assert headers["content-type"] == "application/octet-stream"
 
 
-@pytest.mark.parametrize("path", ["/repo/prod/", "/repo/prod/.secret", "/repo/prod/.lock", "/repo/prod/tmp/scratch",
-                                  "/repo/prod/state/", "/repo/prod/objects/../.secret", "/repo/prod/objects/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/repo/prod/",
+        "/repo/prod/.secret",
+        "/repo/prod/.lock",
+        "/repo/prod/tmp/scratch",
+        "/repo/prod/state/",
+        "/repo/prod/objects/../.secret",
+        "/repo/prod/objects/",
+    ],
+)
 def test_private_repo_files_and_listings_are_not_served(nginx: int, prod_repo: ProdRepo, path: str) -> None:
     status, _, body = https_request(nginx, "GET", path)
 

@@ -80,31 +80,74 @@ def test_it_refuses_a_tls_certificate_that_is_not_pem_and_a_missing_key(tmp_path
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"AUTH_LDAP_SERVER_URI": "ldap://dc1.example.com"},
-         "neither AUTH_LDAP_USER_DN_TEMPLATE nor AUTH_LDAP_USER_SEARCH_BASE is"),
-        ({"AUTH_LDAP_SERVER_URI": "http://dc1.example.com", "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x"},
-         "'http://dc1.example.com' is not an ldap://, ldaps:// or ldapi:// URL"),
-        ({"AUTH_LDAP_SERVER_URI": "ldap://dc1", "AUTH_LDAP_USER_SEARCH_BASE": "cn=Users,dc=example,dc=com",
-          "AUTH_LDAP_BIND_DN": "cn=portal,cn=Users,dc=example,dc=com"},
-         "AUTH_LDAP_BIND_DN is set but AUTH_LDAP_BIND_PASSWORD (or AUTH_LDAP_BIND_PASSWORD_FILE) is empty"),
-        ({"AUTH_LDAP_SERVER_URI": "ldap://dc1", "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
-          "AUTH_LDAP_GROUP_MAP": "cn=it,dc=x => approvers"},
-         "AUTH_LDAP_GROUP_SEARCH_BASE is not"),
-        ({"AUTH_LDAP_SERVER_URI": "ldap://dc1", "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
-          "AUTH_LDAP_GROUP_SEARCH_BASE": "dc=x", "AUTH_LDAP_GROUP_MAP": "cn=it,dc=x => approver"},
-         "maps to 'approver', which is not a portal group or flag"),
-        ({"AUTH_LDAP_SERVER_URI": "ldap://dc1", "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
-          "AUTH_LDAP_GROUP_MAP": "cn=it,dc=x approvers"},
-         "AUTH_LDAP_GROUP_MAP: entry 'cn=it,dc=x approvers' is not 'DIRECTORY-GROUP-DN => target[, target]'"),
-        ({"AUTH_LDAP_SERVER_URI": "ldap://dc1", "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
-          "AUTH_LDAP_GROUP_TYPE": "adGroup"},
-         "AUTH_LDAP_GROUP_TYPE='adGroup' is not one of groupOfNames"),
-        ({"AUTH_LDAP_SERVER_URI": "ldap://dc1", "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
-          "AUTH_LDAP_BIND_PASSWORD_FILE": "/nonexistent/ldap-password"},
-         "AUTH_LDAP_BIND_PASSWORD_FILE=/nonexistent/ldap-password cannot be read"),
+        (
+            {"AUTH_LDAP_SERVER_URI": "ldap://dc1.example.com"},
+            "neither AUTH_LDAP_USER_DN_TEMPLATE nor AUTH_LDAP_USER_SEARCH_BASE is",
+        ),
+        (
+            {"AUTH_LDAP_SERVER_URI": "http://dc1.example.com", "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x"},
+            "'http://dc1.example.com' is not an ldap://, ldaps:// or ldapi:// URL",
+        ),
+        (
+            {
+                "AUTH_LDAP_SERVER_URI": "ldap://dc1",
+                "AUTH_LDAP_USER_SEARCH_BASE": "cn=Users,dc=example,dc=com",
+                "AUTH_LDAP_BIND_DN": "cn=portal,cn=Users,dc=example,dc=com",
+            },
+            "AUTH_LDAP_BIND_DN is set but AUTH_LDAP_BIND_PASSWORD (or AUTH_LDAP_BIND_PASSWORD_FILE) is empty",
+        ),
+        (
+            {
+                "AUTH_LDAP_SERVER_URI": "ldap://dc1",
+                "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
+                "AUTH_LDAP_GROUP_MAP": "cn=it,dc=x => approvers",
+            },
+            "AUTH_LDAP_GROUP_SEARCH_BASE is not",
+        ),
+        (
+            {
+                "AUTH_LDAP_SERVER_URI": "ldap://dc1",
+                "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
+                "AUTH_LDAP_GROUP_SEARCH_BASE": "dc=x",
+                "AUTH_LDAP_GROUP_MAP": "cn=it,dc=x => approver",
+            },
+            "maps to 'approver', which is not a portal group or flag",
+        ),
+        (
+            {
+                "AUTH_LDAP_SERVER_URI": "ldap://dc1",
+                "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
+                "AUTH_LDAP_GROUP_MAP": "cn=it,dc=x approvers",
+            },
+            "AUTH_LDAP_GROUP_MAP: entry 'cn=it,dc=x approvers' is not 'DIRECTORY-GROUP-DN => target[, target]'",
+        ),
+        (
+            {
+                "AUTH_LDAP_SERVER_URI": "ldap://dc1",
+                "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
+                "AUTH_LDAP_GROUP_TYPE": "adGroup",
+            },
+            "AUTH_LDAP_GROUP_TYPE='adGroup' is not one of groupOfNames",
+        ),
+        (
+            {
+                "AUTH_LDAP_SERVER_URI": "ldap://dc1",
+                "AUTH_LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
+                "AUTH_LDAP_BIND_PASSWORD_FILE": "/nonexistent/ldap-password",
+            },
+            "AUTH_LDAP_BIND_PASSWORD_FILE=/nonexistent/ldap-password cannot be read",
+        ),
     ],
-    ids=["no-user-lookup", "bad-uri", "bind-without-password", "map-without-group-search", "unknown-group",
-         "map-syntax", "group-type", "password-file"],
+    ids=[
+        "no-user-lookup",
+        "bad-uri",
+        "bind-without-password",
+        "map-without-group-search",
+        "unknown-group",
+        "map-syntax",
+        "group-type",
+        "password-file",
+    ],
 )
 def test_it_refuses_bad_ldap_settings_with_a_clear_message(tmp_path: Path, env: dict[str, str], message: str) -> None:
     code, output = check(tmp_path, **env)

@@ -33,10 +33,12 @@ def when(value: datetime | None) -> str:
     if value is None:
         return format_html('<span class="muted">never</span>')
     now = timezone.now()
-    relative = f"in {timesince(now, value)}" if value > now else f"{timesince(value, now)} ago"
-    relative = relative.split(",")[0].replace("\xa0", " ")
-    iso = value.astimezone(UTC).isoformat()
-    return format_html('<time datetime="{}" title="{} UTC">{}</time>', iso, value.strftime("%Y-%m-%d %H:%M"), relative)
+    span = (timesince(now, value, depth=1) if value > now else timesince(value, now, depth=1)).replace("\xa0", " ")
+    relative = f"in {span}" if value > now else f"{span} ago"
+    utc = value.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>', utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), relative
+    )
 
 
 @register.simple_tag

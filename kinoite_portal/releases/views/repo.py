@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_safe
 
@@ -12,7 +13,7 @@ from kinoite_portal.releases.repo_serving import repo_file_response
 
 @login_not_required
 @require_safe
-def repo_file(request: HttpRequest, stage: str, path: str) -> HttpResponse:
+def repo_file(request: HttpRequest, stage: str, path: str) -> HttpResponseBase:
     """Serve a stage's repo read-only (first-run mode only; production serves repos from Apache or nginx)."""
     if not settings.PORTAL_SERVE_FILES:
         raise Http404("Repos are served by the web server in front of the portal.")

@@ -39,7 +39,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--server", choices=sorted(TEMPLATES), required=True)
         parser.add_argument("--repo-root", default=str(settings.PORTAL_REPO_ROOT), help="Default: PORTAL_REPO_ROOT.")
-        parser.add_argument("--socket", default=DEFAULT_SOCKET, help=f"gunicorn's unix socket. Default: {DEFAULT_SOCKET}.")
+        parser.add_argument(
+            "--socket", default=DEFAULT_SOCKET, help=f"gunicorn's unix socket. Default: {DEFAULT_SOCKET}."
+        )
         parser.add_argument("--static-root", default=str(settings.STATIC_ROOT), help="Default: STATIC_ROOT.")
         parser.add_argument(
             "--server-name",
