@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Starts composes for treefiles whose cron schedule fell due; the schedules themselves live on the treefiles.
     "releases.compose_scheduled": {"task": "releases.compose_scheduled", "schedule": 60.0},
@@ -13,4 +15,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "fleet.hosts_mark_silent": {"task": "fleet.hosts_mark_silent", "schedule": 900.0},
     # Keeps at most PORTAL_CHECKIN_HISTORY check-ins per desktop.
     "fleet.checkin_history_trim": {"task": "fleet.checkin_history_trim", "schedule": 3600.0},
+    # Fails composes whose worker died (running while the dev repo lock is free) and re-sends long-queued ones.
+    "releases.compose_requeue_stuck": {"task": "releases.compose_requeue_stuck", "schedule": 60.0},
+    # Nightly: prunes every stage with a retention depth (one task per stage), keeping commits still in use.
+    "releases.repo_prune_all": {"task": "releases.repo_prune_all", "schedule": crontab(hour=3, minute=17)},
 }

@@ -73,13 +73,48 @@ def parse_show_raw(text: str) -> CommitInfo:
     if "commit" not in fields or "ContentChecksum" not in fields or "Date" not in fields:
         raise OstreeError(f"ostree show printed an unexpected header: {lines[:6]!r}")
     found = next((int(m.group(1)) for line in lines if (m := _FOUND_RE.match(line))), 0)
+    return _commit_info(fields, metadata, _bytes_hex(commit[1]), subject, body, found, text)
+
+
+def show_checksum(text: str) -> str:
+    """Return the checksum on the ``commit`` line ``ostree show`` prints first."""
+    for line in text.splitlines():
+        if line.startswith("commit "):
+            return line.split(None, 1)[1].strip()
+    raise OstreeError("ostree show printed no commit line")
+
+
+def parse_show(text: str, commit_object: bytes) -> CommitInfo:
+    """Parse ``ostree show COMMIT`` (header and signatures) together with the commit object's bytes (the metadata).
+
+    Subject, body, parent and metadata come from the object, so no text is re-parsed and ``ostree.sizes`` is never
+    decoded: the cost does not grow with the number of files in the tree.
+    """
+    lines = text.splitlines()
+    fields = _header_fields(lines)
+    if "commit" not in fields or "ContentChecksum" not in fields or "Date" not in fields:
+        raise OstreeError(f"ostree show printed an unexpected header: {lines[:6]!r}")
+    metadata, parent, subject, body = gvariant.decode_commit_object(commit_object)
+    found = next((int(m.group(1)) for line in lines if (m := _FOUND_RE.match(line))), 0)
+    return _commit_info(fields, metadata, parent, subject, body, found, text)
+
+
+def _commit_info(
+    fields: dict[str, str],
+    metadata: dict[str, object],
+    parent: str | None,
+    subject: object,
+    body: object,
+    found: int,
+    text: str,
+) -> CommitInfo:
     version = metadata.get("version")
     input_hash = metadata.get("rpmostree.inputhash")
     binding = metadata.get("ostree.ref-binding")
     pkglist = metadata.get(gvariant.PKGLIST_KEY)
     return CommitInfo(
         checksum=fields["commit"],
-        parent=fields.get("Parent") or _bytes_hex(commit[1]),
+        parent=fields.get("Parent") or parent,
         content_checksum=fields["ContentChecksum"],
         timestamp=parse_date(fields["Date"]),
         version=version if isinstance(version, str) else None,

@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.db.models import Q
 from django.urls import reverse
 
@@ -20,11 +20,13 @@ def _link(promotion: Promotion) -> str:
 
 
 def _send(subject: str, body: str, recipients: list[str]) -> int:
+    """Send one message per recipient (approvers do not see each other's addresses); return how many went out."""
     recipients = sorted({r for r in recipients if r})
     if not recipients:
         return 0
+    messages = [EmailMessage(subject, body, None, [to]) for to in recipients]
     try:
-        return send_mail(subject, body, None, recipients, fail_silently=False)
+        return get_connection(fail_silently=False).send_messages(messages) or 0
     except Exception:
         logger.exception("could not send %r to %s", subject, recipients)
         return 0
@@ -47,9 +49,10 @@ def notify_approvers(promotion: Promotion) -> int:
         .exclude(pk=promotion.requested_by_id or 0)
         .distinct()
     )
+    version = promotion.commit.version or "(no version)"
     body = (
-        f"{promotion.requested_by} asks to publish {promotion.commit.checksum} as {promotion.target_ref} "
-        f"in {promotion.target_stage.name}.\n"
+        f"{promotion.requested_by} asks to publish {version} ({promotion.commit.checksum}) as "
+        f"{promotion.target_ref} in {promotion.target_stage.name}.\n"
         + (f"Expedited: {promotion.expedite_reason}\n" if promotion.expedited else "")
         + (f"\n{promotion.comment}\n" if promotion.comment else "")
         + f"\nReview and decide: {_link(promotion)}\n"
@@ -59,7 +62,18 @@ def notify_approvers(promotion: Promotion) -> int:
 
 def notify_requester(promotion: Promotion, event: str, detail: str = "") -> int:
     """Tell the requester that their request was approved, rejected, finished or failed."""
-    if promotion.requested_by is None:
+    if promotion.requested_by is None or not promotion.requested_by.is_active:
         return 0
-    body = f"{_title(promotion)} is {event}.\n" + (f"\n{detail}\n" if detail else "") + f"\n{_link(promotion)}\n"
+    published = promotion.published_commit if event == "done" else None
+    body = (
+        f"{_title(promotion)} is {event}.\n"
+        + (f"\n{detail}\n" if detail else "")
+        + (
+            f"\n{promotion.target_stage.name}:{promotion.target_ref} now points at "
+            f"{published.version or '(no version)'} ({published.checksum}).\n"
+            if published is not None
+            else ""
+        )
+        + f"\n{_link(promotion)}\n"
+    )
     return _send(f"[Kinoite Portal] {_title(promotion)} {event}", body, [promotion.requested_by.email])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from kinoite_portal.ostree import DiffResult, OstreeError, Package, PackageDiff, Repo, diff_packages
 from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, Treefile
@@ -30,23 +31,42 @@ class TreefileLane:
         return self.target_ref.head if self.target_ref else None
 
 
+# Commit columns lists and histories never show: the package list and metadata are the bulk of a row.
+COMMIT_HEAVY_FIELDS = ("packages", "metadata", "body")
+
+
+def without_heavy(prefix: str) -> list[str]:
+    return [f"{prefix}__{name}" for name in COMMIT_HEAVY_FIELDS]
+
+
 def dashboard_lanes() -> list[TreefileLane]:
-    """Return, per treefile, dev and prod history side by side, what prod runs, newer dev commits, open requests."""
+    """Return, per treefile, dev and prod history side by side, what prod runs, newer dev commits, open requests.
+
+    Only the last ``HISTORY`` moves of each ref are read (one windowed query), whatever the length of the history.
+    """
     stages = list(Stage.objects.order_by("order"))
     if len(stages) < 2:
         return []
     source, target = stages[0], stages[1]
     treefiles = list(Treefile.objects.order_by("name"))
-    refs = {(r.stage_id, r.name): r for r in Ref.objects.filter(stage__in=[source, target]).select_related("head")}
+    refs = {
+        (r.stage_id, r.name): r
+        for r in Ref.objects.filter(stage__in=[source, target]).select_related("head").defer(*without_heavy("head"))
+    }
     updates = list(
         RefUpdate.objects.filter(ref__in=refs.values())
-        .select_related("commit", "promotion")
+        .annotate(
+            recent=Window(RowNumber(), partition_by=[F("ref_id")], order_by=[F("moved_at").desc(), F("id").desc()])
+        )
+        .filter(recent__lte=HISTORY)
+        .select_related("commit")
+        .defer(*without_heavy("commit"))
         .order_by("-moved_at", "-id")
     )
     open_promotions = list(
         Promotion.objects.filter(state__in=Promotion.OPEN_STATES)
         .select_related("commit", "requested_by", "target_stage")
-        .defer("log")
+        .defer("log", *without_heavy("commit"))
         .order_by("-requested_at")
     )
     lanes = []
@@ -54,11 +74,12 @@ def dashboard_lanes() -> list[TreefileLane]:
         src = refs.get((source.pk, treefile.ref))
         dst = refs.get((target.pk, treefile.published_ref))
         lane = TreefileLane(treefile, source, target, src, dst)
-        lane.source_history = [u for u in updates if src and u.ref_id == src.pk][:HISTORY]
-        lane.target_history = [u for u in updates if dst and u.ref_id == dst.pk][:HISTORY]
+        lane.source_history = [u for u in updates if src and u.ref_id == src.pk]
+        lane.target_history = [u for u in updates if dst and u.ref_id == dst.pk]
         head = lane.target_head
         seen: set[int] = set()
-        for update in (u for u in updates if src and u.ref_id == src.pk):
+        # "newer" marks rows of the shown dev history only, so it needs no more rows than the history shows.
+        for update in lane.source_history:
             commit = update.commit
             if commit.pk in seen:
                 continue

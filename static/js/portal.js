@@ -4,7 +4,9 @@
 function localizeTimes(root) {
   for (const el of root.querySelectorAll("time[datetime]")) {
     const when = new Date(el.getAttribute("datetime"));
-    if (!isNaN(when)) el.title = when.toLocaleString();
+    if (!isNaN(when)) {
+      el.title = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+    }
   }
 }
 
@@ -20,6 +22,17 @@ function showMessages(messages) {
   }
 }
 
+// A plain (non-htmx) POST form disables its buttons once submitted, so a second click cannot send it twice.
+// htmx requests use hx-disabled-elt instead; htmx cancels the native submit, so they never get here.
+function disableOnSubmit(event) {
+  const form = event.target;
+  if (event.defaultPrevented || form.method.toLowerCase() !== "post" || form.hasAttribute("hx-post")) return;
+  const buttons = form.querySelectorAll("button:not([type]), button[type=submit]");
+  // After this task, so the browser has already taken the clicked button's name and value.
+  setTimeout(() => buttons.forEach((button) => { button.disabled = true; }), 0);
+}
+
 document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
+document.addEventListener("submit", disableOnSubmit);
 document.addEventListener("htmx:afterSwap", (event) => localizeTimes(event.target));
 document.addEventListener("messages", (event) => showMessages(event.detail.value || []));

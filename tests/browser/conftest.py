@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,123 @@ def shot(screenshot_dir: Path) -> Callable[[Page, str], Path]:
         return path
 
     return save
+
+
+# --- Watching a page: console errors, failed requests, requests that leave the live server -----------------------
+
+
+class PageWatch:
+    """Record what a page logs to its console and which URLs it requests, so a test can assert on both."""
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url.rstrip("/")
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self._handlers: dict[str, Callable[[Any], None]] = {
+            "request": lambda request: self.requests.append(request.url),
+            "console": lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+            "pageerror": lambda exc: self.errors.append(f"page error: {exc}"),
+            "requestfailed": lambda request: self.errors.append(f"request failed: {request.url} {request.failure}"),
+        }
+        for event, handler in self._handlers.items():
+            page.on(event, handler)  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        """Stop recording (the record stays)."""
+        for event, handler in self._handlers.items():
+            self.page.remove_listener(event, handler)
+
+    def foreign_requests(self) -> list[str]:
+        """Return every requested URL that is not on the live server (data: URLs are inline, not requests)."""
+        return [url for url in self.requests if not url.startswith((self.base_url + "/", "data:"))]
+
+    def count(self, fragment: str) -> int:
+        return sum(fragment in url for url in self.requests)
+
+
+@pytest.fixture
+def watch(live_server) -> Callable[[Page], PageWatch]:  # type: ignore[no-untyped-def]
+    """Return a function that starts recording a page's console errors and requests."""
+    return lambda page: PageWatch(page, live_server.url)
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Return a function that opens a page in a NEW browser context (another person, own cookies)."""
+    contexts = []
+
+    def make(width: int = 1280, height: int = 900) -> Page:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, timezone_id="Europe/Berlin", is_mobile=width < 600
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+# --- Data: real stages with tmp repos, the seed treefile, and the demo data set ----------------------------------
+
+REF_DEV = "fedora/x86_64/kinoite/dev"
+REF_STABLE = "fedora/x86_64/kinoite/stable"
+
+
+@pytest.fixture
+def flow_stages(transactional_db: None, tmp_path: Path) -> dict[str, Any]:
+    """Create dev and prod with archive repos under tmp_path; prod needs no week in dev, so a flow fits in a test."""
+    from kinoite_portal.releases.services.stages import stage_ensure
+
+    return {
+        "dev": stage_ensure(name="dev", order=0, repo_path=str(tmp_path / "repos" / "dev")),
+        "prod": stage_ensure(
+            name="prod", order=1, repo_path=str(tmp_path / "repos" / "prod"), min_days_in_previous_stage=0
+        ),
+    }
+
+
+@pytest.fixture
+def kinoite_treefile(flow_stages: dict[str, Any]) -> Any:
+    """Save the seed article's treefile ``kinoite`` as revision 1."""
+    from kinoite_portal.releases.demo import SEED_TREEFILE
+    from kinoite_portal.releases.services.treefiles import treefile_save
+
+    return treefile_save(
+        name="kinoite", content=dict(SEED_TREEFILE), published_ref=REF_STABLE, description="Kinoite desktop"
+    )
+
+
+@pytest.fixture
+def demo_data(transactional_db: None, release_engineer: Any, approver: Any, department_head: Any) -> dict[str, Any]:
+    """Build the demo data set in this process, as ``manage.py seed_demo`` does (real local composes, a real
+    promotion into prod, one promotion waiting for a vote, three departments with 40 desktops); the department
+    head ``dora`` heads Finance."""
+    from kinoite_portal.fleet.demo import seed_departments, seed_hosts
+    from kinoite_portal.fleet.models import Department, Host
+    from kinoite_portal.releases.demo import seed_stages, seed_treefile
+    from kinoite_portal.releases.demo_composes import seed_composes
+    from kinoite_portal.releases.demo_promotions import seed_promotions
+    from kinoite_portal.releases.models import Promotion
+
+    seed_stages()
+    seed_treefile()
+    composes = seed_composes()
+    promotions = seed_promotions()
+    departments = seed_departments()
+    seed_hosts()
+    finance = Department.objects.get(slug="finance")
+    finance.heads.add(department_head)
+    return {
+        "composes": composes,
+        "promotions": promotions,
+        "waiting": Promotion.objects.get(state=Promotion.State.REQUESTED),
+        "departments": departments,
+        "finance": finance,
+        "other_department": Department.objects.exclude(pk=finance.pk).first(),
+        "finance_host": Host.objects.filter(department=finance).first(),
+        "other_host": Host.objects.exclude(department=finance).first(),
+    }

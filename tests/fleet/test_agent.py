@@ -57,8 +57,7 @@ def machine_id_file(tmp_path: Path) -> Path:
     return path
 
 
-# serialized_rollback: the roles' groups come from a data migration, and a transactional test must not flush them.
-LIVE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+LIVE = pytest.mark.django_db(transaction=True)
 
 
 @LIVE

@@ -46,7 +46,7 @@ def test_revoking_a_host_token_is_recorded_once(finance: Any, enroll: Any, admin
     assert AuditEvent.objects.filter(action="fleet.host_token_revoke").count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_enrollments_never_exceed_the_use_limit(finance: Any) -> None:
     created = enrollment_token_create(department=finance, max_uses=3)
     results: list[str] = []

@@ -56,7 +56,7 @@ def test_both_jobs_are_on_the_beat_schedule() -> None:
     assert {"fleet.hosts_mark_silent", "fleet.checkin_history_trim"} <= tasks
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_the_beat_tasks(celery_worker: Any) -> None:
     (host,) = make_hosts(1, 1)
     # Written directly, as a burst of reports that raced the per-check-in trim would leave them.

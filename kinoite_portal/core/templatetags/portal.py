@@ -31,10 +31,12 @@ STATE_TONES = {
 def when(value: datetime | None) -> str:
     """Render a time as "3 days ago"; static/js/portal.js rewrites the title into the viewer's time zone."""
     if value is None:
-        return format_html('<span class="muted">never</span>')
+        return format_html('<span class="muted">{}</span>', "never")
     now = timezone.now()
     span = (timesince(now, value, depth=1) if value > now else timesince(value, now, depth=1)).replace("\xa0", " ")
     relative = f"in {span}" if value > now else f"{span} ago"
+    if span.startswith("0 "):
+        relative = "just now"  # timesince says "0 minutes" for anything under a minute
     utc = value.astimezone(UTC)
     return format_html(
         '<time datetime="{}" title="{} UTC">{}</time>', utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), relative

@@ -32,6 +32,8 @@ from kinoite_portal.ostree import (
     validate_checksum,
 )
 from kinoite_portal.ostree.errors import InvalidChecksum
+from kinoite_portal.ostree.model import CommitInfo
+from kinoite_portal.ostree.validate import is_checksum
 from kinoite_portal.releases import notifications
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
@@ -54,6 +56,26 @@ def repo_lock_name(stage: Stage) -> str:
 def stage_repo(stage: Stage, *, log: Any = None) -> Repo:
     """Return the stage's repo with the portal's command timeout."""
     return Repo(stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
+
+
+class _RunRepo(Repo):
+    """A stage repo for one promotion run that reads each commit (by checksum) at most once.
+
+    A commit never changes under its checksum, and the run reads commits only before it signs anything, so the
+    first answer stays right for the rest of the run. A new run (a retry) starts with nothing remembered.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._commits: dict[str, CommitInfo] = {}
+
+    def read_commit(self, checksum_or_ref: str) -> CommitInfo:
+        if not is_checksum(checksum_or_ref):
+            return super().read_commit(checksum_or_ref)
+        key = checksum_or_ref.lower()
+        if key not in self._commits:
+            self._commits[key] = super().read_commit(key)
+        return self._commits[key]
 
 
 def _require_repo(stage: Stage) -> Repo:
@@ -420,8 +442,8 @@ def promotion_run(*, promotion_id: int) -> Promotion:
 
 def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
     target_stage = promotion.target_stage
-    source = stage_repo(promotion.source_stage, log=log)
-    target = stage_repo(target_stage, log=log)
+    source = _RunRepo(promotion.source_stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
+    target = _RunRepo(target_stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
     for stage, repo in ((promotion.source_stage, source), (target_stage, target)):
         if not repo.exists():
             raise _Refused(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was moved.")

@@ -17,3 +17,11 @@ def compose_run_task(compose_id: int) -> None:
 def compose_scheduled_task() -> list[int]:
     """Queue composes for treefiles whose cron schedule is due (run every minute by beat)."""
     return [compose.pk for compose in compose_schedule_due()]
+
+
+@shared_task(name="releases.compose_requeue_stuck", acks_late=True, ignore_result=True)
+def compose_requeue_stuck_task() -> list[int]:
+    """Send again composes whose worker died or whose task was lost (run every minute by beat)."""
+    from kinoite_portal.releases.services.compose_requeue import compose_requeue_stuck
+
+    return compose_requeue_stuck()

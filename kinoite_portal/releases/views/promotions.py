@@ -17,7 +17,11 @@ CHANGED = "promotionChanged"
 @require_GET
 @permission_required("releases.view_promotion", raise_exception=True)
 def promotion_list(request: HttpRequest) -> HttpResponse:
-    context = {"section": "promotions", "promotions": selectors.promotion_list()}
+    # The list shows versions and checksums only: leave out the commits' package lists and metadata.
+    promotions = selectors.promotion_list().defer(
+        *promotion_selectors.without_heavy("commit"), *promotion_selectors.without_heavy("published_commit")
+    )
+    context = {"section": "promotions", "promotions": promotions}
     return render(request, "releases/promotion_list.html", context)
 
 
