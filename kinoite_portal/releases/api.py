@@ -13,14 +13,12 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from kinoite_portal.core.models import ApiToken
-from kinoite_portal.core.tokens import bearer_token, token_hash
+from kinoite_portal.core.api_tokens import api_token_authenticate
+from kinoite_portal.core.tokens import bearer_token
 from kinoite_portal.releases.models import Promotion
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
 from kinoite_portal.releases.services.promotions import PromotionError
@@ -40,16 +38,9 @@ def token_required(view: Callable[..., JsonResponse]) -> Callable[..., JsonRespo
         raw = bearer_token(request.headers.get("Authorization"))
         if raw is None:
             return _error(401, "Send Authorization: Bearer <API token>.")
-        now = timezone.now()
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=token_hash(raw), revoked_at__isnull=True)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-            .first()
-        )
-        if token is None or not token.user.is_active:
+        token = api_token_authenticate(raw)
+        if token is None:
             return _error(401, "Unknown, revoked or expired API token.")
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         request.user = token.user
         return view(request, *args, **kwargs)
 

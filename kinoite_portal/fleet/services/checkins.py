@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
 from django.utils import timezone
 
 from kinoite_portal.fleet.models import CheckIn, Host
@@ -19,10 +19,9 @@ GREENBOOT_STATES = {"green": Host.Health.GREEN, "red": Host.Health.RED}
 def checkin_history_trim(*, host_id: int, keep: int | None = None) -> int:
     """Delete all but the newest ``keep`` check-ins of a host; return how many were deleted."""
     keep = settings.PORTAL_CHECKIN_HISTORY if keep is None else keep
-    newest = list(
-        CheckIn.objects.filter(host_id=host_id).order_by("-received_at", "-id").values_list("id", flat=True)[:keep]
-    )
-    deleted, _ = CheckIn.objects.filter(host_id=host_id).exclude(id__in=newest).delete()
+    # One DELETE with the newest ids as a subquery (no round trip to fetch them first): this runs on every check-in.
+    newest = CheckIn.objects.filter(host_id=host_id).order_by("-received_at", "-id").values("id")[:keep]
+    deleted, _ = CheckIn.objects.filter(host_id=host_id).exclude(id__in=Subquery(newest)).delete()
     return deleted
 
 
