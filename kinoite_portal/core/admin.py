@@ -8,18 +8,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from kinoite_portal.core.api_tokens import api_token_create, api_token_revoke
-
 from kinoite_portal.core.models import ApiToken, AuditEvent
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the audit trail is append-only, for administrators too."""
-
-    list_display = ["created_at", "actor", "actor_label", "action", "object_type", "object_id", "message"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["message", "object_id", "actor__username", "actor_label"]
-    date_hierarchy = "created_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the portal writes itself: visible in the admin, changed only through the portal's services."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -29,6 +22,16 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail is append-only, for administrators too."""
+
+    list_display = ["created_at", "actor", "actor_label", "action", "object_type", "object_id", "message"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["message", "object_id", "actor__username", "actor_label"]
+    date_hierarchy = "created_at"
 
 
 class ApiTokenForm(forms.ModelForm):

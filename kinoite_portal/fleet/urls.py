@@ -12,6 +12,5 @@ urlpatterns = [
     path("hosts/", views.host_list, name="host_list"),
     path("hosts/<int:pk>/", views.host_detail, name="host_detail"),
     path("client-setup/", views.client_setup, name="client_setup"),
-    path("stages/<slug:name>/key.asc", views.stage_key, name="stage_key"),
     path("agent/<str:name>", views.agent_file, name="agent_file"),
 ]

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_not_required, permission_requir
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_safe
 
 from kinoite_portal.fleet import selectors
@@ -113,7 +114,9 @@ def client_setup(request: HttpRequest) -> HttpResponse:
                 "remote": f"portal-{stage.name}",
                 "url": stage.public_url or f"{portal_url}/repo/{stage.name}/",
                 "refs": list(stage.refs.values_list("name", flat=True)) or ["fedora/x86_64/kinoite/stable"],
-                "key_url": f"{portal_url}/fleet/stages/{stage.name}/key.asc" if stage.signing_key_id else "",
+                "key_url": portal_url + reverse("releases:stage_public_key", args=[stage.name])
+                if stage.signing_key_id
+                else "",
             }
         )
     return render(
@@ -127,17 +130,6 @@ def client_setup(request: HttpRequest) -> HttpResponse:
             "agent_files": list(AGENT_FILES),
         },
     )
-
-
-@login_not_required  # a public key, fetched by desktops that are being set up
-@require_safe
-def stage_key(request: HttpRequest, name: str) -> HttpResponse:
-    stage = get_object_or_404(Stage.objects.select_related("signing_key"), name=name)
-    if stage.signing_key is None:
-        raise Http404("This stage does not sign its commits.")
-    response = HttpResponse(stage.signing_key.public_key, content_type="application/pgp-keys")
-    response["Content-Disposition"] = f'attachment; filename="{stage.name}.asc"'
-    return response
 
 
 @login_not_required  # the agent's files are public: the installer fetches them on a desktop that has no session

@@ -692,7 +692,8 @@ def decode_binary(vtype: str, data: bytes | memoryview) -> object:
             return bytes(view)
         items = [decode_binary(element, chunk) for chunk in _array_elements(element, view)]
         if element.startswith("{"):
-            return {_hashable(key): value for key, value in items}  # type: ignore[misc]
+            pairs = [item for item in items if isinstance(item, tuple) and len(item) == 2]
+            return {_hashable(pair[0]): pair[1] for pair in pairs}
         return items
     if head in "({":
         members = _split_types(vtype[1:-1])

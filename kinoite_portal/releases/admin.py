@@ -7,8 +7,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from kinoite_portal.releases.forms import TreefileForm
+from kinoite_portal.core.admin import ReadOnlyAdmin
 from kinoite_portal.releases import signing_admin
+from kinoite_portal.releases.forms import TreefileForm
 from kinoite_portal.releases.models import (
     Approval,
     Commit,
@@ -22,19 +23,6 @@ from kinoite_portal.releases.models import (
     TreefileRevision,
 )
 from kinoite_portal.releases.services.treefiles import treefile_save
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records the portal writes itself: visible in the admin, changed only through the portal's services."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Stage)

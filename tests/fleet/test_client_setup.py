@@ -24,7 +24,7 @@ def test_it_shows_exact_commands_for_each_stage(release_engineer: Any, client_fo
     page = client_for(release_engineer).get(reverse("fleet:client_setup")).content.decode()
     assert "ostree remote add --if-not-exists --no-gpg-verify portal-dev http://portal.test/repo/dev/" in page
     assert "--gpg-import=/etc/pki/rpm-gpg/kinoite-portal-prod.asc" in page
-    assert "/fleet/stages/prod/key.asc" in page
+    assert "/releases/stages/prod/key.asc" in page
     assert "rpm-ostree rebase portal-prod:fedora/x86_64/kinoite/stable" in page
     assert "sh install.sh --url" in page
     assert "--enrollment-token" in page
@@ -32,10 +32,10 @@ def test_it_shows_exact_commands_for_each_stage(release_engineer: Any, client_fo
 
 def test_it_serves_a_stages_public_key_without_sign_in(db: None) -> None:
     stages()
-    response = Client().get(reverse("fleet:stage_key", args=["prod"]))
+    response = Client().get(reverse("releases:stage_public_key", args=["prod"]))
     assert response.status_code == 200
     assert response.content.decode() == PUBLIC_KEY
-    assert Client().get(reverse("fleet:stage_key", args=["dev"])).status_code == 404
+    assert Client().get(reverse("releases:stage_public_key", args=["dev"])).status_code == 404
 
 
 def test_it_serves_only_the_agent_files(db: None) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.releases.models import Promotion
+from kinoite_portal.releases.services.approvals import approval_grant, approval_reject
+from kinoite_portal.releases.services.promotions import PromotionError
 
 
 def acting_user(username: str) -> Any:
@@ -30,3 +32,26 @@ def describe(promotion: Promotion) -> str:
     return f"{promotion.get_kind_display()} #{promotion.pk} is {promotion.state}" + (
         f" (missing: {missing})" if missing else ""
     )
+
+
+class VoteCommand(BaseCommand):
+    """Approve or reject a promotion from the command line, under the same policy as the browser."""
+
+    decision = "approve"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("promotion_id", type=int)
+        parser.add_argument("--as", dest="username", required=True, help="Portal user who votes.")
+        parser.add_argument("--comment", default="")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        decide = approval_grant if self.decision == "approve" else approval_reject
+        try:
+            promotion = decide(
+                user=acting_user(options["username"]),
+                promotion=promotion_by_id(options["promotion_id"]),
+                comment=options["comment"],
+            )
+        except PromotionError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(describe(promotion)))
