@@ -26,7 +26,8 @@ def test_department_head_sees_own_rollout_and_no_approve_button(
         f"/fleet/hosts/{demo_data['finance_host'].pk}/",
     ):
         response = page.goto(f"{base}{path}")
-        assert response is not None and response.status == 200, path
+        assert response is not None
+        assert response.status == 200, path
         assert page.locator("button.approve, [hx-post*='approve'], form[action*='approve']").count() == 0, path
         assert "Approve" not in page.locator("main").inner_text(), path
     assert finance.name in page.locator("main").inner_text()
@@ -40,6 +41,7 @@ def test_department_head_sees_own_rollout_and_no_approve_button(
     }
     for path, statuses in refused.items():
         response = page.goto(f"{base}{path}")
-        assert response is not None and response.status in statuses, (path, response and response.status)
+        assert response is not None
+        assert response.status in statuses, (path, response.status)
         if path.startswith("/fleet/"):
             assert other.name not in page.locator("body").inner_text(), path

@@ -66,7 +66,13 @@ def test_states_are_shown_in_words_and_color(
 
 @pytest.mark.browser
 def test_a_fresh_install_says_what_to_do_next(
-    transactional_db: None, release_engineer: Any, request: pytest.FixtureRequest, page: Any, sign_in: Any, live_server: Any, shot: Any
+    transactional_db: None,
+    release_engineer: Any,
+    request: pytest.FixtureRequest,
+    page: Any,
+    sign_in: Any,
+    live_server: Any,
+    shot: Any,
 ) -> None:
     base = live_server.url
     sign_in(page, "rita")
@@ -81,7 +87,8 @@ def test_a_fresh_install_says_what_to_do_next(
     request.getfixturevalue("kinoite_treefile")
     page.goto(f"{base}/")
     lane = page.locator("#lane-kinoite").inner_text()
-    assert "No commits in dev yet" in lane and "Compose now" in lane
+    assert "No commits in dev yet" in lane
+    assert "Compose now" in lane
     assert "Nothing published in prod yet" in lane
     page.locator("#lane-kinoite .empty a", has_text="Open the treefile").click()
     assert page.url.endswith("/releases/treefiles/kinoite/")
@@ -95,7 +102,12 @@ def test_buttons_disable_while_their_request_runs(
 ) -> None:
     base = live_server.url
     sign_in(page, "alice")
-    pages = ["/", "/releases/composes/", "/releases/treefiles/kinoite/", f"/releases/promotions/{demo_data['waiting'].pk}/"]
+    pages = [
+        "/",
+        "/releases/composes/",
+        "/releases/treefiles/kinoite/",
+        f"/releases/promotions/{demo_data['waiting'].pk}/",
+    ]
     checked = 0
     for path in pages:
         page.goto(f"{base}{path}")

@@ -27,6 +27,8 @@ def test_each_role_sees_only_its_navigation(role: str, request: pytest.FixtureRe
 
     links = page.locator("nav.mainnav a").all_inner_texts()
     assert [text.strip() for text in links] == expected
-    assert set(NAV) - set(expected) == {name for name in NAV if page.locator("nav.mainnav a", has_text=name).count() == 0}
+    assert set(NAV) - set(expected) == {
+        name for name in NAV if page.locator("nav.mainnav a", has_text=name).count() == 0
+    }
     assert page.locator("h1").first.inner_text().strip() == landing
     assert page.locator(".who").inner_text().startswith(username)

@@ -41,7 +41,8 @@ def layout_problems(page: Any, width: int) -> list[str]:
         wide = page.evaluate(
             """(limit) => [...document.querySelectorAll('body *')]
                 .filter(el => el.getBoundingClientRect().right > limit + 1 && !el.closest('.table-wrap, pre, .log'))
-                .slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))""",
+                .slice(0, 5)
+                .map(el => `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)""",
             width,
         )
         problems.append(f"the page is {scroll} px wide at {width} px: {wide}")

@@ -6,6 +6,7 @@ worker against real repos, and every click goes through the live server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -99,7 +100,8 @@ def approve(page: Any, url: str, *, shot: Any = None) -> list[str]:
     assert page.evaluate("window.__kpStillHere") is True, "the page reloaded"
     assert page.evaluate("window.__kpDisabledWhileRunning") is True, "Approve was not disabled while it ran"
     log = page.locator("#promotion-log pre.log").inner_text()
-    assert "+ ostree " in log and "# done:" in log, log
+    assert "+ ostree " in log, log
+    assert "# done:" in log, log
     # The run's end (HTTP 286 + promotionChanged) refreshes the decision panel in place too.
     page.wait_for_function(
         "document.querySelector('#promotion-panel h2 .badge').textContent.trim() === 'succeeded'", timeout=10_000
@@ -135,11 +137,13 @@ def test_release_engineer_composes_and_promotes_approver_approves_then_rollback(
     seen = wait_for_compose(rita)
     states = [state for state, _ in seen]
     logs = [log for _, log in seen if log]
-    assert states[0] == "queued" and states[-1] == "succeeded", states
+    assert states[0] == "queued", states
+    assert states[-1] == "succeeded", states
     assert state_of(rita, "#compose-status .badge") == "succeeded"
     assert len(logs) >= 2, "the log never grew while the page watched"
-    assert all(later.startswith(earlier) for earlier, later in zip(logs, logs[1:], strict=False)), "log was rewritten"
-    assert "Wrote commit" in logs[-1] and "Succeeded:" in logs[-1]
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(logs)), "log was rewritten"
+    assert "Wrote commit" in logs[-1]
+    assert "Succeeded:" in logs[-1]
     assert rita.evaluate("window.__kpStillHere") is True, "the compose page reloaded"
     first.refresh_from_db()
     commit_a = first.commit
@@ -169,28 +173,34 @@ def test_release_engineer_composes_and_promotes_approver_approves_then_rollback(
     assert wait_for_compose(work)[-1][0] == "succeeded"
     second.refresh_from_db()
     commit_b = second.commit
-    assert commit_b is not None and commit_b.version != commit_a.version
+    assert commit_b is not None
+    assert commit_b.version != commit_a.version
 
     # 4. Rita requests its promotion; Alice sees the package diff and approves; the run streams in place.
     url = request_promotion(work, base, commit_b)
     alice.goto(url)
     upgraded = alice.locator("table.pkgdiff tr", has=alice.locator("td", has_text="upgraded"))
     assert upgraded.count() >= 1
-    name, change, before, after = (cell.strip() for cell in upgraded.first.locator("td").all_inner_texts())
-    assert change == "upgraded" and before and after and before != after
+    _name, change, before, after = (cell.strip() for cell in upgraded.first.locator("td").all_inner_texts())
+    assert change == "upgraded"
+    assert before
+    assert after
+    assert before != after
     assert alice.locator("table.pkgdiff td", has_text="flatpak").count() == 1
     run_states = approve(alice, url, shot=shot)
     assert run_states[0] in {"requested", "approved", "queued", "running"}
     shot(alice, "flow-promotion-succeeded")
     alice.goto(f"{base}/")
-    assert commit_b.version in state_of(alice, f"#lane-kinoite .now")
+    assert commit_b.version in state_of(alice, "#lane-kinoite .now")
     shot(alice, "flow-dashboard-promoted")
 
     # 5. Roll back to the first commit from its commit page: prod gets a NEW version with the old tree.
     rollback_url = request_promotion(work, base, commit_a, rollback=True)
     shot(work, "flow-rollback-requested")
     approve(alice, rollback_url)
-    promotion = Promotion.objects.select_related("published_commit").get(pk=int(PROMOTION_URL.search(rollback_url).group(1)))  # type: ignore[union-attr]
+    promotion = Promotion.objects.select_related("published_commit").get(
+        pk=int(PROMOTION_URL.search(rollback_url).group(1))
+    )  # type: ignore[union-attr]
     restored = promotion.published_commit
     assert restored is not None
     assert restored.content_checksum == commit_a.content_checksum
@@ -198,7 +208,8 @@ def test_release_engineer_composes_and_promotes_approver_approves_then_rollback(
     assert restored.version not in {commit_a.version, commit_b.version}
     alice.goto(f"{base}/")
     now = state_of(alice, "#lane-kinoite .now")
-    assert restored.version in now and commit_b.version not in now
+    assert restored.version in now
+    assert commit_b.version not in now
     prod_rows = alice.locator("#lane-kinoite .history > div").nth(1).locator("tbody tr")
     assert "rollback" in prod_rows.first.inner_text()
     shot(alice, "flow-dashboard-rolled-back")

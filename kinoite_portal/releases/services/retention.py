@@ -155,8 +155,3 @@ def repo_prune(
         },
     )
     return report
-
-
-def repo_prune_all(*, progress: Callable[[str], object] | None = None) -> list[PruneReport]:
-    """Prune every stage that has a retention depth (the nightly beat job calls one task per stage instead)."""
-    return [repo_prune(stage=stage, progress=progress) for stage in Stage.objects.exclude(retention_depth=None)]
