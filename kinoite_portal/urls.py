@@ -4,7 +4,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic.base import RedirectView
 from django.views.static import serve
 
 from kinoite_portal.core import views as core_views
@@ -25,6 +27,8 @@ urlpatterns = [
     path("api/v1/", include("kinoite_portal.releases.api_urls")),
     path("api/v1/", include("kinoite_portal.fleet.api_urls")),
     path("repo/<slug:stage>/<path:path>", repo.repo_file, name="repo_file"),
+    # Browsers ask for /favicon.ico on pages that do not name an icon, such as the admin's.
+    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("img/favicon.svg"), permanent=True))),
 ]
 
 if settings.PORTAL_SERVE_FILES:

@@ -59,3 +59,10 @@ def test_logout_needs_a_post_with_csrf(release_engineer) -> None:
 
     assert client.post("/logout/").status_code == 403
     assert client.get("/").status_code == 200
+
+
+def test_the_favicon_is_served_to_anonymous_visitors(db, client: Client) -> None:
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/static/img/favicon.svg"
