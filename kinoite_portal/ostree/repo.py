@@ -153,7 +153,7 @@ class Repo:
         bind_refs: Iterable[str] = (),
         no_bindings: bool = False,
         parent: str | None = None,
-        generate_sizes: bool = True,
+        generate_sizes: bool = False,
         owner_root: bool = True,
     ) -> str:
         """Commit a directory (``tree_dir``) or another commit's tree (``tree_ref``) to ``branch``; return the checksum.
@@ -161,6 +161,8 @@ class Repo:
         ``metadata`` values are written as typed GVariant text (``gvariant.format_metadata_value``); pass
         ``GVariantText`` values, e.g. from ``metadata_keys``, to copy another commit's metadata exactly.
         ``owner_root`` records every file of ``tree_dir`` as owned by root, whoever runs the worker.
+        ``generate_sizes`` is off by default: nothing reads ``ostree.sizes``, and for a 10,000-file tree it adds about
+        470 KB to the commit object that every client downloads.
         """
         validate_ref(branch)
         binds = [validate_ref(r) for r in bind_refs]

@@ -76,7 +76,7 @@ def test_it_reads_a_commit_by_ref_and_its_parent(sized_commit: tuple[Repo, str],
     info = repo.read_commit(REF_DEV)
     assert info.checksum == second
     assert info.parent == first
-    # generate_sizes is on by default: ostree.sizes is in the commit but left out; the branch binding stays.
+    # Only the branch binding: ostree.sizes (off by default) is not there to leave out.
     assert info.metadata == {"ostree.ref-binding": [REF_DEV]}
 
 
