@@ -68,8 +68,7 @@ class Host(models.Model):
     rollback_version = models.CharField(max_length=100, blank=True)
     health = models.CharField(max_length=8, choices=Health.choices, default=Health.UNKNOWN)
     is_silent = models.BooleanField(default=False, db_index=True)
-    deployments = models.JSONField(default=list, blank=True)
-    status = models.JSONField(default=dict, blank=True, help_text="The latest rpm-ostree status document, unmodified.")
+    deployments = models.JSONField(default=list, blank=True, help_text="A summary of each deployment in the latest report.")
 
     class Meta:
         ordering = ["hostname"]

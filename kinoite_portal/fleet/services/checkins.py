@@ -19,7 +19,7 @@ GREENBOOT_STATES = {"green": Host.Health.GREEN, "red": Host.Health.RED}
 def checkin_history_trim(*, host_id: int, keep: int | None = None) -> int:
     """Delete all but the newest ``keep`` check-ins of a host; return how many were deleted."""
     keep = settings.PORTAL_CHECKIN_HISTORY if keep is None else keep
-    # One DELETE with the newest ids as a subquery (no round trip to fetch them first): this runs on every check-in.
+    # One DELETE with the newest ids as a subquery, no round trip to fetch them first.
     newest = CheckIn.objects.filter(host_id=host_id).order_by("-received_at", "-id").values("id")[:keep]
     deleted, _ = CheckIn.objects.filter(host_id=host_id).exclude(id__in=Subquery(newest)).delete()
     return deleted
@@ -41,28 +41,34 @@ def checkin_record(
     greenboot: str | None = None,
     remote_addr: str | None = None,
 ) -> CheckIn:
-    """Store a host's latest state from its parsed status and append the raw report to its history."""
+    """Store a host's latest state from its parsed status and append the raw report to its history.
+
+    The history is trimmed to PORTAL_CHECKIN_HISTORY by the hourly beat task (``checkin_history_trim_all``), not
+    here: a host checks in about hourly, so between two trims it is over the bound by one report at most, and every
+    check-in is spared a DELETE.
+    """
     booted = status.booted
     now = timezone.now()
-    with transaction.atomic():
-        host.hostname = hostname
-        host.last_checkin_at = now
-        host.is_silent = False
-        host.booted_checksum = booted.image_checksum
-        host.booted_version = booted.image_version
-        host.booted_origin = booted.container_image_reference or booted.origin
-        host.booted_remote = booted.remote
-        host.booted_ref = booted.ref
-        host.booted_layered = booted.layered
-        host.booted_is_container = booted.is_container
-        for prefix, deployment in (("staged", status.staged), ("rollback", status.rollback)):
-            for name, value in _deployment_fields(prefix, deployment).items():
-                setattr(host, name, value)
-        host.deployments = [d.summary() for d in status.deployments]
-        host.status = status.raw
+    fields: dict[str, Any] = {
+        "hostname": hostname,
+        "last_checkin_at": now,
+        "is_silent": False,
+        "booted_checksum": booted.image_checksum,
+        "booted_version": booted.image_version,
+        "booted_origin": booted.container_image_reference or booted.origin,
+        "booted_remote": booted.remote,
+        "booted_ref": booted.ref,
+        "booted_layered": booted.layered,
+        "booted_is_container": booted.is_container,
+        "deployments": [d.summary() for d in status.deployments],
         # No greenboot in this report means the agent could not read it: an older verdict is not kept.
-        host.health = GREENBOOT_STATES.get(greenboot or "", Host.Health.UNKNOWN)
-        host.save()
+        "health": GREENBOOT_STATES.get(greenboot or "", Host.Health.UNKNOWN),
+    }
+    for prefix, deployment in (("staged", status.staged), ("rollback", status.rollback)):
+        fields.update(_deployment_fields(prefix, deployment))
+    with transaction.atomic():
+        # One UPDATE of the columns the report sets, without loading the row first.
+        Host.objects.filter(pk=host.pk).update(**fields)
         checkin = CheckIn.objects.create(
             host=host,
             remote_addr=remote_addr,
@@ -70,7 +76,8 @@ def checkin_record(
             booted_version=booted.image_version,
             report=report,
         )
-        checkin_history_trim(host_id=host.pk)
+    for name, value in fields.items():
+        setattr(host, name, value)
     return checkin
 
 
