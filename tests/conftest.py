@@ -73,7 +73,9 @@ def celery_worker(start_worker: Callable[..., services.Worker]) -> services.Work
 def make_user(username: str, *groups: str, **extra: Any) -> User:
     # A transactional test's flush empties the groups migration core.0002 created.
     roles.groups_ensure()
-    user = User.objects.create_user(username=username, password="pw-" + username, email=f"{username}@example.com", **extra)
+    user = User.objects.create_user(
+        username=username, password="pw-" + username, email=f"{username}@example.com", **extra
+    )
     for group in groups:
         user.groups.add(Group.objects.get(name=group))
     return user

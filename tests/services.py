@@ -65,8 +65,23 @@ def redis_server(workdir: Path) -> Iterator[str]:
         raise RuntimeError("redis-server is not installed: run deploy/dev/install-system-packages.sh test")
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "no", "--dir", str(workdir), "--loglevel", "warning"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(workdir),
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -147,12 +162,33 @@ def start_worker(
     """Start a real Celery worker on the test database and broker, and wait until it is ready."""
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     log_path = log_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
-    cmd = [sys.executable, "-m", "celery", "-A", "kinoite_portal", "worker", "-n", name, "-Q", queues,
-           f"--pool={pool}", f"--concurrency={concurrency}", "--without-heartbeat", "--without-gossip",
-           "--without-mingle", "--loglevel=INFO"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "kinoite_portal",
+        "worker",
+        "-n",
+        name,
+        "-Q",
+        queues,
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT,
-                                env=child_environment(extra_env), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=PROJECT_DIR,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=child_environment(extra_env),
+            start_new_session=True,
+        )
     worker = Worker(proc=proc, name=name.replace("%h", socket.gethostname()), log_path=log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

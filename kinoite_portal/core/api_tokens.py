@@ -14,7 +14,7 @@ from kinoite_portal.core import tokens
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.core.models import ApiToken
 
-API_TOKEN_KIND = "kpa"
+API_TOKEN_KIND = "kpa"  # noqa: S105 (a prefix, not a secret)
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ def api_token_revoke(*, token: ApiToken, actor: Any = None) -> bool:
     """Revoke a token at once; return False if it was already revoked."""
     revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if revoked:
-        audit_record(action="core.api_token_revoke", actor=actor, obj=token, message=f"API token {token.prefix}… revoked")
+        audit_record(
+            action="core.api_token_revoke", actor=actor, obj=token, message=f"API token {token.prefix}… revoked"
+        )
     return bool(revoked)
 
 

@@ -68,7 +68,9 @@ class Host(models.Model):
     rollback_version = models.CharField(max_length=100, blank=True)
     health = models.CharField(max_length=8, choices=Health.choices, default=Health.UNKNOWN)
     is_silent = models.BooleanField(default=False, db_index=True)
-    deployments = models.JSONField(default=list, blank=True, help_text="A summary of each deployment in the latest report.")
+    deployments = models.JSONField(
+        default=list, blank=True, help_text="A summary of each deployment in the latest report."
+    )
 
     class Meta:
         ordering = ["hostname"]

@@ -115,11 +115,19 @@ class Commit(models.Model):
     package_count = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     restores = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="restored_by",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="restored_by",
         help_text="For a rollback commit: the earlier commit whose tree it re-publishes.",
     )
     recommit_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="recommits",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="recommits",
         help_text="For a commit re-made under another ref binding: the tested commit with the same tree.",
     )
     imported_at = models.DateTimeField(auto_now_add=True)
@@ -212,7 +220,9 @@ class Promotion(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED, db_index=True)
     treefile = models.ForeignKey(Treefile, null=True, blank=True, on_delete=models.PROTECT, related_name="promotions")
     commit = models.ForeignKey(
-        Commit, on_delete=models.PROTECT, related_name="promotions",
+        Commit,
+        on_delete=models.PROTECT,
+        related_name="promotions",
         help_text="The tested commit (for a rollback: the earlier commit whose tree is restored).",
     )
     source_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="promotions_out")
@@ -231,7 +241,11 @@ class Promotion(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     previous_head = models.ForeignKey(Commit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     published_commit = models.ForeignKey(
-        Commit, null=True, blank=True, on_delete=models.PROTECT, related_name="published_by",
+        Commit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="published_by",
         help_text="What the target ref points at afterwards; differs from commit after a re-commit or a rollback.",
     )
     failure_reason = models.CharField(max_length=500, blank=True)

@@ -19,7 +19,11 @@ MUTABLE_FILES = {"config", "summary", "summary.sig"}
 def repo_file_path(repo_dir: Path, relative: str) -> Path:
     """Return the file under ``repo_dir`` that ``relative`` names, refusing anything outside what clients need."""
     parts = Path(relative).parts
-    if not parts or parts[0] not in SERVED_TOP_LEVEL or any(part in {"..", "."} or part.startswith(".") for part in parts):
+    if (
+        not parts
+        or parts[0] not in SERVED_TOP_LEVEL
+        or any(part in {"..", "."} or part.startswith(".") for part in parts)
+    ):
         raise Http404("Not part of a served repo.")
     path = (repo_dir / relative).resolve()
     if not path.is_relative_to(repo_dir.resolve()) or not path.is_file():
@@ -43,5 +47,7 @@ def repo_file_response(request: HttpRequest, repo_dir: Path, relative: str) -> H
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     response = FileResponse(path.open("rb"), content_type=content_type)
     # Objects and deltas are named by their content, so they never change.
-    response["Cache-Control"] = "public, max-age=31536000, immutable" if relative.startswith(("objects/", "deltas/")) else "no-cache"
+    response["Cache-Control"] = (
+        "public, max-age=31536000, immutable" if relative.startswith(("objects/", "deltas/")) else "no-cache"
+    )
     return response

@@ -43,7 +43,9 @@ def test_a_token_of_a_deactivated_user_does_not_authenticate(release_engineer) -
 def test_the_command_prints_the_token_once_and_audits(release_engineer) -> None:
     out, err = StringIO(), StringIO()
 
-    call_command("create_api_token", release_engineer.username, "--name", "ansible", "--days", "30", stdout=out, stderr=err)
+    call_command(
+        "create_api_token", release_engineer.username, "--name", "ansible", "--days", "30", stdout=out, stderr=err
+    )
 
     raw = out.getvalue().strip()
     assert api_token_authenticate(raw).user == release_engineer
@@ -65,7 +67,8 @@ def test_the_admin_shows_the_raw_token_once_and_stores_its_hash(admin_user, rele
     client = client_for(admin_user)
 
     response = client.post(
-        "/admin/core/apitoken/add/", {"user": release_engineer.pk, "name": "cron", "expires_at_0": "", "expires_at_1": ""},
+        "/admin/core/apitoken/add/",
+        {"user": release_engineer.pk, "name": "cron", "expires_at_0": "", "expires_at_1": ""},
         follow=True,
     )
 

@@ -53,11 +53,17 @@ def test_run_portal_serves_with_a_live_worker_and_ctrl_c_stops_everything(tmp_pa
     env["PORTAL_VAR_DIR"] = str(tmp_path / "var")
     log_path = tmp_path / "run.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "manage.py", "run_portal", "--bind", f"127.0.0.1:{port}"],
-                                cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run_portal", "--bind", f"127.0.0.1:{port}"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        health = wait_until(lambda: (h := healthz(port)) and h.get("status") == "ok" and h, timeout=90,
-                            message="healthz ok")
+        health = wait_until(
+            lambda: (h := healthz(port)) and h.get("status") == "ok" and h, timeout=90, message="healthz ok"
+        )
         assert health["workers"]["count"] == 1
         assert health["database"]["vendor"] == "sqlite"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as response:

@@ -9,19 +9,28 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
-    env.update({
-        "PORTAL_PRODUCTION": "1",
-        "SECRET_KEY": "x7#" * 20 + "a-long-random-production-secret",
-        "ALLOWED_HOSTS": "portal.example.com",
-        "PORTAL_VAR_DIR": str(tmp_path),
-        **extra,
-    })
+    env.update(
+        {
+            "PORTAL_PRODUCTION": "1",
+            "SECRET_KEY": "x7#" * 20 + "a-long-random-production-secret",
+            "ALLOWED_HOSTS": "portal.example.com",
+            "PORTAL_VAR_DIR": str(tmp_path),
+            **extra,
+        }
+    )
     return env
 
 

@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fleet', '0002_host_booted_remote_and_ref'),
+        ("fleet", "0002_host_booted_remote_and_ref"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='host',
-            name='status',
+            model_name="host",
+            name="status",
         ),
         migrations.AlterField(
-            model_name='host',
-            name='deployments',
-            field=models.JSONField(blank=True, default=list, help_text='A summary of each deployment in the latest report.'),
+            model_name="host",
+            name="deployments",
+            field=models.JSONField(
+                blank=True, default=list, help_text="A summary of each deployment in the latest report."
+            ),
         ),
     ]

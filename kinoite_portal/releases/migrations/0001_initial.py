@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,199 +14,454 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='SigningKey',
+            name="SigningKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('fingerprint', models.CharField(max_length=40, unique=True)),
-                ('public_key', models.TextField(help_text='ASCII-armored public key that clients import.')),
-                ('gnupg_home', models.CharField(help_text='GnuPG home on the repo host that holds the secret key.', max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("fingerprint", models.CharField(max_length=40, unique=True)),
+                ("public_key", models.TextField(help_text="ASCII-armored public key that clients import.")),
+                (
+                    "gnupg_home",
+                    models.CharField(
+                        help_text="GnuPG home on the repo host that holds the secret key.", max_length=500
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Treefile',
+            name="Treefile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('content', models.JSONField(help_text='The rpm-ostree treefile, as JSON.')),
-                ('published_ref', models.CharField(help_text='The ref later stages publish the image under, e.g. fedora/x86_64/kinoite/stable.', max_length=255)),
-                ('schedule', models.CharField(blank=True, help_text='Cron expression for automatic composes.', max_length=100)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("content", models.JSONField(help_text="The rpm-ostree treefile, as JSON.")),
+                (
+                    "published_ref",
+                    models.CharField(
+                        help_text="The ref later stages publish the image under, e.g. fedora/x86_64/kinoite/stable.",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "schedule",
+                    models.CharField(blank=True, help_text="Cron expression for automatic composes.", max_length=100),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Commit',
+            name="Commit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checksum', models.CharField(max_length=64, unique=True)),
-                ('content_checksum', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('parent_checksum', models.CharField(blank=True, max_length=64)),
-                ('version', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('timestamp', models.DateTimeField(db_index=True)),
-                ('subject', models.CharField(blank=True, max_length=500)),
-                ('body', models.TextField(blank=True)),
-                ('input_hash', models.CharField(blank=True, max_length=128)),
-                ('ref_binding', models.JSONField(blank=True, null=True)),
-                ('packages', models.JSONField(blank=True, default=list, help_text='[[name, epoch, version, release, arch], ...]')),
-                ('package_count', models.PositiveIntegerField(default=0)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('imported_at', models.DateTimeField(auto_now_add=True)),
-                ('recommit_of', models.ForeignKey(blank=True, help_text='For a commit re-made under another ref binding: the tested commit with the same tree.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='recommits', to='releases.commit')),
-                ('restores', models.ForeignKey(blank=True, help_text='For a rollback commit: the earlier commit whose tree it re-publishes.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='restored_by', to='releases.commit')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("checksum", models.CharField(max_length=64, unique=True)),
+                ("content_checksum", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("parent_checksum", models.CharField(blank=True, max_length=64)),
+                ("version", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("timestamp", models.DateTimeField(db_index=True)),
+                ("subject", models.CharField(blank=True, max_length=500)),
+                ("body", models.TextField(blank=True)),
+                ("input_hash", models.CharField(blank=True, max_length=128)),
+                ("ref_binding", models.JSONField(blank=True, null=True)),
+                (
+                    "packages",
+                    models.JSONField(
+                        blank=True, default=list, help_text="[[name, epoch, version, release, arch], ...]"
+                    ),
+                ),
+                ("package_count", models.PositiveIntegerField(default=0)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("imported_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "recommit_of",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="For a commit re-made under another ref binding: the tested commit with the same tree.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="recommits",
+                        to="releases.commit",
+                    ),
+                ),
+                (
+                    "restores",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="For a rollback commit: the earlier commit whose tree it re-publishes.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="restored_by",
+                        to="releases.commit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-timestamp', '-id'],
+                "ordering": ["-timestamp", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Stage',
+            name="Stage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(unique=True)),
-                ('order', models.PositiveIntegerField(unique=True)),
-                ('repo_path', models.CharField(help_text='Absolute, or relative to PORTAL_REPO_ROOT.', max_length=500)),
-                ('public_url', models.URLField(blank=True, help_text='The URL clients use as their ostree remote.')),
-                ('required_approvals', models.PositiveIntegerField(default=1)),
-                ('min_days_in_previous_stage', models.PositiveIntegerField(default=7)),
-                ('expedite_extra_approvals', models.PositiveIntegerField(default=1)),
-                ('rollback_required_approvals', models.PositiveIntegerField(default=1)),
-                ('retention_depth', models.PositiveIntegerField(blank=True, null=True)),
-                ('signing_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='releases.signingkey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(unique=True)),
+                ("order", models.PositiveIntegerField(unique=True)),
+                ("repo_path", models.CharField(help_text="Absolute, or relative to PORTAL_REPO_ROOT.", max_length=500)),
+                ("public_url", models.URLField(blank=True, help_text="The URL clients use as their ostree remote.")),
+                ("required_approvals", models.PositiveIntegerField(default=1)),
+                ("min_days_in_previous_stage", models.PositiveIntegerField(default=7)),
+                ("expedite_extra_approvals", models.PositiveIntegerField(default=1)),
+                ("rollback_required_approvals", models.PositiveIntegerField(default=1)),
+                ("retention_depth", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "signing_key",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to="releases.signingkey"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order'],
+                "ordering": ["order"],
             },
         ),
         migrations.CreateModel(
-            name='Ref',
+            name="Ref",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('head', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='releases.commit')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refs', to='releases.stage')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "head",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="releases.commit",
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="refs", to="releases.stage"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['stage__order', 'name'],
+                "ordering": ["stage__order", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Promotion',
+            name="Promotion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('promote', 'Promote'), ('rollback', 'Rollback')], default='promote', max_length=16)),
-                ('state', models.CharField(choices=[('requested', 'Requested'), ('approved', 'Approved'), ('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('rejected', 'Rejected'), ('cancelled', 'Cancelled')], db_index=True, default='requested', max_length=16)),
-                ('target_ref', models.CharField(max_length=255)),
-                ('requested_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('comment', models.TextField(blank=True)),
-                ('expedited', models.BooleanField(default=False)),
-                ('expedite_reason', models.TextField(blank=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('failure_reason', models.CharField(blank=True, max_length=500)),
-                ('log', models.TextField(blank=True)),
-                ('policy', models.JSONField(blank=True, default=dict, help_text='The policy outcome when the decision was made.')),
-                ('commit', models.ForeignKey(help_text='The tested commit (for a rollback: the earlier commit whose tree is restored).', on_delete=django.db.models.deletion.PROTECT, related_name='promotions', to='releases.commit')),
-                ('previous_head', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='releases.commit')),
-                ('published_commit', models.ForeignKey(blank=True, help_text='What the target ref points at afterwards; differs from commit after a re-commit or a rollback.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='published_by', to='releases.commit')),
-                ('requested_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='promotions_requested', to=settings.AUTH_USER_MODEL)),
-                ('source_stage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='promotions_out', to='releases.stage')),
-                ('target_stage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='promotions_in', to='releases.stage')),
-                ('treefile', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='promotions', to='releases.treefile')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("promote", "Promote"), ("rollback", "Rollback")], default="promote", max_length=16
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("approved", "Approved"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("rejected", "Rejected"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="requested",
+                        max_length=16,
+                    ),
+                ),
+                ("target_ref", models.CharField(max_length=255)),
+                ("requested_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("comment", models.TextField(blank=True)),
+                ("expedited", models.BooleanField(default=False)),
+                ("expedite_reason", models.TextField(blank=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("failure_reason", models.CharField(blank=True, max_length=500)),
+                ("log", models.TextField(blank=True)),
+                (
+                    "policy",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="The policy outcome when the decision was made."
+                    ),
+                ),
+                (
+                    "commit",
+                    models.ForeignKey(
+                        help_text="The tested commit (for a rollback: the earlier commit whose tree is restored).",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="promotions",
+                        to="releases.commit",
+                    ),
+                ),
+                (
+                    "previous_head",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="releases.commit",
+                    ),
+                ),
+                (
+                    "published_commit",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="What the target ref points at afterwards; differs from commit after a re-commit or a rollback.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="published_by",
+                        to="releases.commit",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="promotions_requested",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "source_stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="promotions_out", to="releases.stage"
+                    ),
+                ),
+                (
+                    "target_stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="promotions_in", to="releases.stage"
+                    ),
+                ),
+                (
+                    "treefile",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="promotions",
+                        to="releases.treefile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
-                'permissions': [('request_promotion', 'Can request a promotion or rollback'), ('approve_promotion', 'Can approve or reject a promotion')],
+                "ordering": ["-requested_at", "-id"],
+                "permissions": [
+                    ("request_promotion", "Can request a promotion or rollback"),
+                    ("approve_promotion", "Can approve or reject a promotion"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TreefileRevision',
+            name="TreefileRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('content', models.JSONField()),
-                ('published_ref', models.CharField(max_length=255)),
-                ('comment', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('treefile', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='releases.treefile')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("content", models.JSONField()),
+                ("published_ref", models.CharField(max_length=255)),
+                ("comment", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "treefile",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="revisions", to="releases.treefile"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['treefile', '-number'],
+                "ordering": ["treefile", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='Compose',
+            name="Compose",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('unchanged', 'Unchanged'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=16)),
-                ('backend', models.CharField(max_length=32)),
-                ('trigger', models.CharField(default='manual', help_text='manual, schedule, api or command.', max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('failure_reason', models.CharField(blank=True, max_length=500)),
-                ('log', models.TextField(blank=True)),
-                ('input_hash', models.CharField(blank=True, max_length=128)),
-                ('commit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='composes', to='releases.commit')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='composes', to='releases.stage')),
-                ('treefile', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='composes', to='releases.treefile')),
-                ('revision', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='composes', to='releases.treefilerevision')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("unchanged", "Unchanged"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("backend", models.CharField(max_length=32)),
+                (
+                    "trigger",
+                    models.CharField(default="manual", help_text="manual, schedule, api or command.", max_length=32),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("failure_reason", models.CharField(blank=True, max_length=500)),
+                ("log", models.TextField(blank=True)),
+                ("input_hash", models.CharField(blank=True, max_length=128)),
+                (
+                    "commit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="composes",
+                        to="releases.commit",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="composes", to="releases.stage"
+                    ),
+                ),
+                (
+                    "treefile",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="composes", to="releases.treefile"
+                    ),
+                ),
+                (
+                    "revision",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="composes",
+                        to="releases.treefilerevision",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('start_compose', 'Can start a compose')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("start_compose", "Can start a compose")],
             },
         ),
         migrations.CreateModel(
-            name='Approval',
+            name="Approval",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('approve', 'Approve'), ('reject', 'Reject')], max_length=8)),
-                ('comment', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('promotion', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='approvals', to='releases.promotion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("decision", models.CharField(choices=[("approve", "Approve"), ("reject", "Reject")], max_length=8)),
+                ("comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("user", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
+                (
+                    "promotion",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="approvals", to="releases.promotion"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
-                'constraints': [models.UniqueConstraint(fields=('promotion', 'user'), name='one_vote_per_user')],
+                "ordering": ["created_at"],
+                "constraints": [models.UniqueConstraint(fields=("promotion", "user"), name="one_vote_per_user")],
             },
         ),
         migrations.CreateModel(
-            name='RefUpdate',
+            name="RefUpdate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('moved_at', models.DateTimeField(db_index=True)),
-                ('source', models.CharField(choices=[('compose', 'Compose'), ('promotion', 'Promotion'), ('rollback', 'Rollback'), ('import', 'Import'), ('external', 'External')], max_length=16)),
-                ('commit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ref_updates', to='releases.commit')),
-                ('compose', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='releases.compose')),
-                ('previous_commit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='releases.commit')),
-                ('promotion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='releases.promotion')),
-                ('ref', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='updates', to='releases.ref')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("moved_at", models.DateTimeField(db_index=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("compose", "Compose"),
+                            ("promotion", "Promotion"),
+                            ("rollback", "Rollback"),
+                            ("import", "Import"),
+                            ("external", "External"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "commit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="ref_updates", to="releases.commit"
+                    ),
+                ),
+                (
+                    "compose",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="releases.compose",
+                    ),
+                ),
+                (
+                    "previous_commit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="releases.commit",
+                    ),
+                ),
+                (
+                    "promotion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="releases.promotion",
+                    ),
+                ),
+                (
+                    "ref",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="updates", to="releases.ref"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-moved_at', '-id'],
-                'indexes': [models.Index(fields=['ref', '-moved_at'], name='releases_re_ref_id_4bb4e1_idx')],
+                "ordering": ["-moved_at", "-id"],
+                "indexes": [models.Index(fields=["ref", "-moved_at"], name="releases_re_ref_id_4bb4e1_idx")],
             },
         ),
         migrations.AddConstraint(
-            model_name='ref',
-            constraint=models.UniqueConstraint(fields=('stage', 'name'), name='unique_ref_per_stage'),
+            model_name="ref",
+            constraint=models.UniqueConstraint(fields=("stage", "name"), name="unique_ref_per_stage"),
         ),
         migrations.AddConstraint(
-            model_name='treefilerevision',
-            constraint=models.UniqueConstraint(fields=('treefile', 'number'), name='unique_revision_number'),
+            model_name="treefilerevision",
+            constraint=models.UniqueConstraint(fields=("treefile", "number"), name="unique_revision_number"),
         ),
     ]

@@ -31,7 +31,9 @@ def commit_import(*, repo: Repo, checksum: str, **extra: Any) -> Commit:
     if existing is not None:
         return existing
     info = repo.read_commit(checksum)
-    packages = sorted(([p.name, p.epoch, p.version, p.release, p.arch] for p in info.packages), key=lambda p: (p[0], p[4]))
+    packages = sorted(
+        ([p.name, p.epoch, p.version, p.release, p.arch] for p in info.packages), key=lambda p: (p[0], p[4])
+    )
     commit, _ = Commit.objects.get_or_create(
         checksum=info.checksum,
         defaults={

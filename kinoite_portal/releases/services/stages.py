@@ -11,7 +11,7 @@ from kinoite_portal.releases.models import Stage
 @transaction.atomic
 def stage_ensure(*, name: str, order: int, repo_path: str, public_url: str = "", **policy: int) -> Stage:
     """Return the stage called ``name``, creating it and initialising its archive repo when missing."""
-    stage, created = Stage.objects.get_or_create(
+    stage, _ = Stage.objects.get_or_create(
         name=name, defaults={"order": order, "repo_path": repo_path, "public_url": public_url, **policy}
     )
     Repo.init(stage.repo_dir, mode="archive")

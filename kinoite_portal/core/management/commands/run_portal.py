@@ -40,9 +40,26 @@ class Command(BaseCommand):
         try:
             if "REDIS_URL" not in os.environ:
                 socket_path = run_dir / "redis.sock"
-                self._start("redis", [self._which("redis-server"), "--port", "0", "--unixsocket", str(socket_path),
-                                      "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-                                      "--dir", str(run_dir), "--loglevel", "warning"])
+                self._start(
+                    "redis",
+                    [
+                        self._which("redis-server"),
+                        "--port",
+                        "0",
+                        "--unixsocket",
+                        str(socket_path),
+                        "--unixsocketperm",
+                        "700",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        str(run_dir),
+                        "--loglevel",
+                        "warning",
+                    ],
+                )
                 self._wait_for(lambda: socket_path.exists(), "Redis")
                 env["REDIS_URL"] = f"unix://{socket_path}"
                 env.pop("CELERY_BROKER_URL", None)
@@ -53,12 +70,57 @@ class Command(BaseCommand):
                 os.environ["REDIS_URL"] = env.get("REDIS_URL", settings.REDIS_URL)
                 call_command("seed_demo")
             python = sys.executable
-            self._start("worker", [python, "-m", "celery", "-A", "kinoite_portal", "worker", "-Q", "default,compose,repo",
-                                   "--concurrency=2", "-n", "demo@%h", "--loglevel=INFO"], env)
-            self._start("beat", [python, "-m", "celery", "-A", "kinoite_portal", "beat", "--loglevel=INFO",
-                                 "-s", str(run_dir / "celerybeat-schedule")], env)
-            self._start("web", [python, "-m", "gunicorn", "kinoite_portal.wsgi:application", "--bind", options["bind"],
-                                "--workers", "2", "--threads", "4", "--access-logfile", "-"], env)
+            self._start(
+                "worker",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "kinoite_portal",
+                    "worker",
+                    "-Q",
+                    "default,compose,repo",
+                    "--concurrency=2",
+                    "-n",
+                    "demo@%h",
+                    "--loglevel=INFO",
+                ],
+                env,
+            )
+            self._start(
+                "beat",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "kinoite_portal",
+                    "beat",
+                    "--loglevel=INFO",
+                    "-s",
+                    str(run_dir / "celerybeat-schedule"),
+                ],
+                env,
+            )
+            self._start(
+                "web",
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "kinoite_portal.wsgi:application",
+                    "--bind",
+                    options["bind"],
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                ],
+                env,
+            )
             self._announce(options["bind"])
             while not self.stopping:
                 for name, proc in self.children:

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         from kinoite_portal.releases.demo_composes import seed_composes
 
         for compose in seed_composes():
-            self.stdout.write(f"  compose #{compose.pk}: {compose.state} {compose.commit.version if compose.commit else ''}")
+            self.stdout.write(
+                f"  compose #{compose.pk}: {compose.state} {compose.commit.version if compose.commit else ''}"
+            )
         from kinoite_portal.releases.demo_promotions import seed_promotions
 
         for promotion in seed_promotions():
