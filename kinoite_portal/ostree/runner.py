@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -120,6 +121,24 @@ def _kill_group(proc: subprocess.Popen[str], grace: float) -> None:
     proc.wait()
 
 
+_SAFE_IN_DOUBLE_QUOTES = re.compile(r'[^"$`\\!]*')
+
+
+def display_command(args: Sequence[str]) -> str:
+    """Return a command line a person can read and paste into a shell.
+
+    ``shlex.join`` quotes with single quotes only, so GVariant text (``version='41.1'``) turns into ``'"'"'`` soup;
+    an argument free of the characters a shell expands inside double quotes is shown in double quotes instead.
+    """
+    shown = []
+    for arg in args:
+        quoted = shlex.quote(arg)
+        if quoted != arg and "'" in arg and _SAFE_IN_DOUBLE_QUOTES.fullmatch(arg):
+            quoted = f'"{arg}"'
+        shown.append(quoted)
+    return " ".join(shown)
+
+
 def _prepare(argv: Sequence[str], log: LogSink | None) -> tuple[list[str], LogSink]:
     if isinstance(argv, str):
         raise TypeError("argv must be a sequence of arguments, not a string")
@@ -128,7 +147,7 @@ def _prepare(argv: Sequence[str], log: LogSink | None) -> tuple[list[str], LogSi
         raise ValueError("argv is empty")
     resolved = resolve_tool(args[0])
     sink: LogSink = log if log is not None else NullLog()
-    sink.write("+ " + shlex.join(args))
+    sink.write("+ " + display_command(args))
     return [resolved, *args[1:]], sink
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -142,3 +143,16 @@ def test_tool_missing_names_rpm_ostree(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissing, match="rpm-ostree"):
         stream(["rpm-ostree", "--version"], timeout=5)
+
+
+def test_logged_command_lines_are_readable_and_paste_back_into_a_shell(tmp_path: Path) -> None:
+    args = ["printf", "%s\n", "--add-metadata=version='41.20261125.1'", "it's $HOME", "plain", "a b"]
+    log = ListLog()
+
+    run(args, log=log)
+
+    line = log.commands[0]
+    assert "\"--add-metadata=version='41.20261125.1'\"" in line
+    # The shell reads back exactly the arguments that ran.
+    echoed = subprocess.run(["bash", "-c", f"{line}"], capture_output=True, text=True, check=True).stdout
+    assert echoed.splitlines() == args[2:]
