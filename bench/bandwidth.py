@@ -19,12 +19,12 @@ from bench.common import (
     gunicorn,
     portal_environment,
     postgres_database,
-    redis_server,
     say,
     scratch_dir,
 )
 from bench.promotion import DEV_REF, PROD_REF, _metadata, _promote
 from bench.report import ItemResult, Row
+from tests.services import redis_server
 
 FULL = {"files": 2_000, "bytes": 40 * 1024 * 1024, "packages": 4}
 QUICK = {"files": 100, "bytes": 200 * 1024, "packages": 2}

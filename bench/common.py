@@ -6,7 +6,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,6 +16,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+# The same real-service helpers the test suite uses: one throwaway Redis recipe, one port probe.
+from tests.services import free_port, wait_for_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -54,25 +56,6 @@ def scratch_dir(name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
 def stop_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     """Stop a child started with start_new_session=True and everything it started: TERM, then KILL."""
     if proc.poll() is not None:
@@ -85,41 +68,6 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
         proc.wait(5)
     except ProcessLookupError:
         proc.wait(5)
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """Run a throwaway redis-server on a free loopback port and yield its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: run deploy/dev/install-system-packages.sh bench")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-            str(workdir),
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, proc=proc)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop_group(proc)
 
 
 def _with_database(url: str, name: str) -> str:

@@ -23,11 +23,11 @@ from bench.common import (
     percentile,
     portal_environment,
     postgres_database,
-    redis_server,
     say,
     scratch_dir,
 )
 from bench.report import ItemResult, Row
+from tests.services import redis_server
 
 DEV_REF = "fedora/x86_64/kinoite/dev"
 PROD_REF = "fedora/x86_64/kinoite/stable"

@@ -33,10 +33,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    """Wait until something accepts connections on 127.0.0.1:port."""
+def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until something accepts connections on 127.0.0.1:port; fail early if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -85,7 +87,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port)
+        wait_for_port(port, proc=proc)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop_process(proc)
