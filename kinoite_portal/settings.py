@@ -167,6 +167,8 @@ PORTAL_GNUPG_ROOT = Path(env_str("PORTAL_GNUPG_ROOT", str(VAR_DIR / "gnupg")))
 PORTAL_COMPOSE_BACKEND = env_str("PORTAL_COMPOSE_BACKEND", "local")
 PORTAL_COMPOSE_WORKDIR = Path(env_str("PORTAL_COMPOSE_WORKDIR", str(VAR_DIR / "compose")))
 PORTAL_COMPOSE_TIMEOUT = env_int("PORTAL_COMPOSE_TIMEOUT", 3 * 3600)
+# The yum .repo files (and any treefile `include` targets) rpm-ostree reads next to the treefile.
+PORTAL_COMPOSE_CONFIG_DIR = Path(env_str("PORTAL_COMPOSE_CONFIG_DIR", str(VAR_DIR / "compose-config")))
 PORTAL_COMMAND_TIMEOUT = env_int("PORTAL_COMMAND_TIMEOUT", 1800)
 # The portal serves /repo/<stage>/ and /static/ itself on a first run; production leaves both to Apache or nginx.
 PORTAL_SERVE_FILES = env_bool("PORTAL_SERVE_FILES", not PRODUCTION)

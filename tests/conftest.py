@@ -47,6 +47,7 @@ def _portal_dirs(settings: Any, tmp_path: Path) -> None:
     settings.PORTAL_LOCK_DIR = tmp_path / "locks"
     settings.PORTAL_GNUPG_ROOT = tmp_path / "gnupg"
     settings.PORTAL_COMPOSE_WORKDIR = tmp_path / "compose"
+    settings.PORTAL_COMPOSE_CONFIG_DIR = tmp_path / "compose-config"
 
 
 @pytest.fixture

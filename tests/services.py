@@ -117,6 +117,7 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         "PORTAL_LOCK_DIR": str(settings.PORTAL_LOCK_DIR),
         "PORTAL_GNUPG_ROOT": str(settings.PORTAL_GNUPG_ROOT),
         "PORTAL_COMPOSE_WORKDIR": str(settings.PORTAL_COMPOSE_WORKDIR),
+        "PORTAL_COMPOSE_CONFIG_DIR": str(settings.PORTAL_COMPOSE_CONFIG_DIR),
         "PORTAL_COMPOSE_BACKEND": settings.PORTAL_COMPOSE_BACKEND,
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(PROJECT_DIR),

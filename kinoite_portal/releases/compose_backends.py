@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import shutil
 import time
@@ -149,6 +150,42 @@ class LocalBackend:
         return ComposeOutcome(checksum=checksum, input_hash=input_hash, version=version)
 
 
+def stage_compose_config(*, treefile: dict[str, Any], config_dir: Path, workdir: Path) -> list[str]:
+    """Copy the yum .repo files and include targets rpm-ostree reads next to the treefile; return the files copied.
+
+    rpm-ostree resolves the treefile's ``repos`` ids and ``include`` paths relative to the treefile's own folder, and
+    the treefile here comes from the database, so the folder is assembled per compose from PORTAL_COMPOSE_CONFIG_DIR.
+    Raises ComposeFailed, before anything runs, when a repo id or an include target is missing.
+    """
+    copied = []
+    if config_dir.is_dir():
+        for source in sorted(config_dir.rglob("*")):
+            if source.is_file() and source.name != "treefile.json":
+                target = workdir / source.relative_to(config_dir)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+                copied.append(str(source.relative_to(config_dir)))
+    defined: set[str] = set()
+    for repo_file in workdir.glob("*.repo"):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read(repo_file)
+        except configparser.Error as exc:
+            raise ComposeFailed(f"{repo_file.name} in {config_dir} is not a valid yum .repo file: {exc}") from None
+        defined.update(parser.sections())
+    missing = [str(repo) for repo in treefile.get("repos", []) if str(repo) not in defined]
+    if missing:
+        raise ComposeFailed(
+            f"repo {', '.join(repr(r) for r in missing)} is not defined by any .repo file in {config_dir} "
+            "(PORTAL_COMPOSE_CONFIG_DIR); add e.g. fedora.repo there"
+        )
+    includes = treefile.get("include", [])
+    for include in [includes] if isinstance(includes, str) else includes:
+        if not (workdir / str(include)).is_file():
+            raise ComposeFailed(f"include {include!r} is not in {config_dir} (PORTAL_COMPOSE_CONFIG_DIR)")
+    return copied
+
+
 class RpmOstreeBackend:
     """Run ``rpm-ostree compose tree`` on a build host (the production backend)."""
 
@@ -156,6 +193,9 @@ class RpmOstreeBackend:
 
     def compose(self, job: ComposeJob) -> ComposeOutcome:
         job.workdir.mkdir(parents=True, exist_ok=True)
+        config_dir = Path(settings.PORTAL_COMPOSE_CONFIG_DIR)
+        copied = stage_compose_config(treefile=job.treefile, config_dir=config_dir, workdir=job.workdir)
+        job.log.write(f"Compose inputs from {config_dir}: {', '.join(copied) or 'none'}")
         treefile_path = job.workdir / "treefile.json"
         treefile_path.write_text(json.dumps(job.treefile, indent=2, sort_keys=True) + "\n")
         cachedir = Path(settings.PORTAL_COMPOSE_WORKDIR) / "cache" / job.dev_ref.replace("/", "_")

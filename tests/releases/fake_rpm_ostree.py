@@ -31,6 +31,24 @@ def main() -> int:
     treefile = json.loads(Path(argv[-1]).read_text())
     mode = os.environ.get("FAKE_RPM_OSTREE_MODE", "ok")
     print(f"Using treefile {argv[-1]} for ref {treefile['ref']}", flush=True)
+    # Like rpm-ostree, read the yum repo definitions from .repo files beside the treefile.
+    defined = {
+        line.strip()[1:-1]
+        for repo_file in Path(argv[-1]).parent.glob("*.repo")
+        for line in repo_file.read_text().splitlines()
+        if line.strip().startswith("[")
+    }
+    for repo in treefile.get("repos", []):
+        if repo not in defined:
+            print(f"error: Unknown repo '{repo}': no .repo file beside the treefile defines it", file=sys.stderr)
+            return 1
+    print(f"Repos defined beside the treefile: {', '.join(sorted(defined))}", flush=True)
+    if "include" in treefile:
+        included = Path(argv[-1]).parent / treefile["include"]
+        if not included.is_file():
+            print(f"error: Can't open include {treefile['include']}", file=sys.stderr)
+            return 1
+        print(f"Including {treefile['include']}: {included.read_text().strip()}", flush=True)
     print("Downloading metadata: fedora, fedora-updates", flush=True)
     if mode == "depsolve":
         print("error: Packages not found: no-such-package", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,29 @@ from tests.services import wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+FEDORA_REPOS = """[fedora]
+name=Fedora $releasever - $basearch
+metalink=https://mirrors.example.com/metalink?repo=fedora-$releasever&arch=$basearch
+gpgcheck=1
+
+[fedora-updates]
+name=Fedora $releasever - $basearch - Updates
+metalink=https://mirrors.example.com/metalink?repo=updates-released-f$releasever&arch=$basearch
+gpgcheck=1
+"""
+
+
 @pytest.fixture
-def use_fake(monkeypatch, fake_rpm_ostree):
+def compose_config(settings):
+    """The build host's compose folder: the yum repos the seed's treefile names."""
+    folder = settings.PORTAL_COMPOSE_CONFIG_DIR
+    folder.mkdir(parents=True)
+    (folder / "fedora.repo").write_text(FEDORA_REPOS)
+    return folder
+
+
+@pytest.fixture
+def use_fake(monkeypatch, fake_rpm_ostree, compose_config):
     def use(mode: str = "ok", **extra: str):
         for key, value in fake_rpm_ostree.env(mode, **extra).items():
             monkeypatch.setenv(key, value)
@@ -133,8 +155,10 @@ def test_cancelling_a_running_compose_stops_rpm_ostree(treefile, stages, use_fak
 @pytest.mark.skipif(
     shutil.which("rpm-ostree") is None, reason="rpm-ostree is not installed (it does not run on Debian)"
 )
-def test_a_real_rpm_ostree_composes_a_minimal_treefile(stages, tmp_path):  # pragma: no cover - needs a Fedora host
+def test_a_real_rpm_ostree_composes_a_minimal_treefile(stages, tmp_path, settings):  # pragma: no cover - Fedora only
     from kinoite_portal.releases.services.treefiles import treefile_save
+
+    settings.PORTAL_COMPOSE_CONFIG_DIR = Path("/etc/yum.repos.d")  # the build host's own Fedora repo definitions
 
     treefile = treefile_save(
         name="minimal",
@@ -143,3 +167,47 @@ def test_a_real_rpm_ostree_composes_a_minimal_treefile(stages, tmp_path):  # pra
     )
     compose = rpm_ostree_compose(treefile)
     assert compose.state == Compose.State.SUCCEEDED, json.dumps(compose.log[-2000:])
+
+
+def test_the_repo_files_and_includes_are_copied_beside_the_treefile(treefile, stages, use_fake, compose_config):
+    fake = use_fake("ok")
+    (compose_config / "common").mkdir()
+    (compose_config / "common" / "kinoite-base.json").write_text('{"packages": ["bash"]}')
+    treefile.content = {**treefile.content, "include": "common/kinoite-base.json"}
+    treefile.save()
+    treefile.revisions.update(content=treefile.content)
+
+    compose = rpm_ostree_compose(treefile)
+
+    assert compose.state == Compose.State.SUCCEEDED, compose.log
+    assert len(fake.calls()) == 1
+    assert f"Compose inputs from {compose_config}: common/kinoite-base.json, fedora.repo" in compose.log
+    # What rpm-ostree (the mock) found beside the treefile it was given:
+    assert "Repos defined beside the treefile: fedora, fedora-updates" in compose.log
+    assert 'Including common/kinoite-base.json: {"packages": ["bash"]}' in compose.log
+
+
+def test_a_repo_no_repo_file_defines_fails_before_rpm_ostree_runs(treefile, stages, use_fake, compose_config):
+    fake = use_fake("ok")
+    (compose_config / "fedora.repo").write_text("[fedora]\nname=Fedora\n")
+    head_before = Repo(stages["dev"].repo_dir).resolve(REF_DEV)
+
+    compose = rpm_ostree_compose(treefile)
+
+    assert compose.state == Compose.State.FAILED
+    assert "repo 'fedora-updates' is not defined by any .repo file" in compose.failure_reason
+    assert fake.calls() == []
+    assert Repo(stages["dev"].repo_dir).resolve(REF_DEV) == head_before
+
+
+def test_a_missing_include_fails_before_rpm_ostree_runs(treefile, stages, use_fake):
+    fake = use_fake("ok")
+    treefile.content = {**treefile.content, "include": "common/missing.json"}
+    treefile.save()
+    treefile.revisions.update(content=treefile.content)
+
+    compose = rpm_ostree_compose(treefile)
+
+    assert compose.state == Compose.State.FAILED
+    assert "include 'common/missing.json' is not in" in compose.failure_reason
+    assert fake.calls() == []
