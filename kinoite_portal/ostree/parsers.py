@@ -49,33 +49,6 @@ def parse_signature_key_ids(text: str) -> list[str]:
     return ids
 
 
-def _bytes_hex(value: object) -> str | None:
-    if isinstance(value, bytes):
-        return value.hex() or None
-    if isinstance(value, list) and all(isinstance(b, int) for b in value):
-        return bytes(int(b) for b in value).hex() or None
-    return None
-
-
-def parse_show_raw(text: str) -> CommitInfo:
-    """Parse ``ostree show -B --raw COMMIT``: the commit variant line, the header and any signatures."""
-    lines = text.splitlines()
-    variant_index = next((i for i, line in enumerate(lines) if line.startswith("(")), None)
-    if variant_index is None:
-        raise OstreeError("ostree show --raw printed no commit variant")
-    variant_text = lines[variant_index]
-    commit = gvariant.parse(variant_text)
-    if not (isinstance(commit, tuple) and len(commit) >= 6 and isinstance(commit[0], dict)):
-        raise OstreeError("ostree show --raw printed something that is not a commit variant")
-    metadata: dict[str, object] = {str(k): v for k, v in commit[0].items()}
-    subject, body = commit[3], commit[4]
-    fields = _header_fields(lines[:variant_index] + lines[variant_index + 1 :])
-    if "commit" not in fields or "ContentChecksum" not in fields or "Date" not in fields:
-        raise OstreeError(f"ostree show printed an unexpected header: {lines[:6]!r}")
-    found = next((int(m.group(1)) for line in lines if (m := _FOUND_RE.match(line))), 0)
-    return _commit_info(fields, metadata, _bytes_hex(commit[1]), subject, body, found, text)
-
-
 def show_checksum(text: str) -> str:
     """Return the checksum on the ``commit`` line ``ostree show`` prints first."""
     for line in text.splitlines():

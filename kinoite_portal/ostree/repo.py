@@ -244,8 +244,6 @@ class Repo:
         found = gvariant.split_commit_metadata(result.stdout)
         return {k: v for k, v in found.items() if include_managed or k not in OSTREE_MANAGED_KEYS}
 
-    read_all_metadata = metadata_keys
-
     def log(self, ref: str) -> list[CommitInfo]:
         """Return the history of ``ref`` (or a checksum), newest first, as far as this repo holds it."""
         return self.log_with_truncation(ref)[0]

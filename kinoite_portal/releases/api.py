@@ -117,16 +117,21 @@ def rollback_create(request: HttpRequest) -> JsonResponse:
     return JsonResponse(promotion_json(promotion), status=201)
 
 
+def _promotion(pk: int) -> Promotion | None:
+    """Return the promotion with what promotion_json reads, or None."""
+    return (
+        Promotion.objects.select_related("commit", "target_stage", "requested_by", "published_commit")
+        .filter(pk=pk)
+        .first()
+    )
+
+
 @require_GET
 @token_required
 def promotion_status(request: HttpRequest, pk: int) -> JsonResponse:
     if not request.user.has_perm("releases.view_promotion"):
         return _error(403, "This token's user may not view promotions.")
-    promotion = (
-        Promotion.objects.select_related("commit", "target_stage", "requested_by", "published_commit")
-        .filter(pk=pk)
-        .first()
-    )
+    promotion = _promotion(pk)
     if promotion is None:
         return _error(404, f"No promotion #{pk}.")
     return JsonResponse(promotion_json(promotion))
@@ -135,7 +140,7 @@ def promotion_status(request: HttpRequest, pk: int) -> JsonResponse:
 def _vote(request: HttpRequest, pk: int, decide: Callable[..., Promotion]) -> JsonResponse:
     if not request.user.has_perm("releases.approve_promotion"):
         return _error(403, "Only members of the approvers group may approve or reject promotions.")
-    promotion = Promotion.objects.filter(pk=pk).first()
+    promotion = _promotion(pk)
     if promotion is None:
         return _error(404, f"No promotion #{pk}.")
     try:

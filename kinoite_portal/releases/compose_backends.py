@@ -89,10 +89,7 @@ class LocalBackend:
             packages = package_catalogue.resolve(
                 treefile.get("packages", []), wave=wave, exclude=treefile.get("exclude-packages", [])
             )
-        except package_catalogue.PackageNotFound as exc:
-            job.log.write(f"error: {exc}")
-            raise ComposeFailed(f"depsolve failed: {exc}") from exc
-        except ValueError as exc:
+        except (package_catalogue.PackageNotFound, ValueError) as exc:
             job.log.write(f"error: {exc}")
             raise ComposeFailed(f"depsolve failed: {exc}") from exc
         kernel = next((p for p in packages if p.name == "kernel"), None)

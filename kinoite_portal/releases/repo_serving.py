@@ -6,14 +6,17 @@ import hashlib
 import mimetypes
 from pathlib import Path
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.cache import get_conditional_response
 
 # What an ostree client ever asks a repo for; everything else (locks, tmp/, state/) stays private.
 SERVED_TOP_LEVEL = {"config", "summary", "summary.sig", "objects", "deltas", "delta-indexes", "refs"}
 # Rewritten in place: revalidated by content, because ostree clients revalidating by mtime at one-second
 # resolution kept a stale summary (ostree-lab-notes section 7).
 MUTABLE_FILES = {"config", "summary", "summary.sig"}
+# Named by their content, so they never change.
+IMMUTABLE_TOP_LEVEL = {"objects", "deltas"}
 
 
 def repo_file_path(repo_dir: Path, relative: str) -> Path:
@@ -34,20 +37,18 @@ def repo_file_path(repo_dir: Path, relative: str) -> Path:
 def repo_file_response(request: HttpRequest, repo_dir: Path, relative: str) -> HttpResponseBase:
     """Return a repo file, with content-based ETags for the files that change in place."""
     path = repo_file_path(repo_dir, relative)
-    if path.name in MUTABLE_FILES and path.parent == repo_dir.resolve():
+    parts = Path(relative).parts
+    if len(parts) == 1 and parts[0] in MUTABLE_FILES:
         body = path.read_bytes()
         etag = f'"{hashlib.sha256(body).hexdigest()}"'
-        if etag in request.headers.get("If-None-Match", ""):
-            response: HttpResponseBase = HttpResponseNotModified()
-        else:
-            response = HttpResponse(body, content_type="application/octet-stream")
+        # Django's own If-None-Match handling (lists, weak tags, "*"): 304 for GET and HEAD.
+        response: HttpResponseBase = get_conditional_response(request, etag=etag) or HttpResponse(
+            body, content_type="application/octet-stream"
+        )
         response["ETag"] = etag
         response["Cache-Control"] = "no-cache"
         return response
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     response = FileResponse(path.open("rb"), content_type=content_type)
-    # Objects and deltas are named by their content, so they never change.
-    response["Cache-Control"] = (
-        "public, max-age=31536000, immutable" if relative.startswith(("objects/", "deltas/")) else "no-cache"
-    )
+    response["Cache-Control"] = "public, max-age=31536000, immutable" if parts[0] in IMMUTABLE_TOP_LEVEL else "no-cache"
     return response

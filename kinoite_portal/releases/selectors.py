@@ -4,25 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from kinoite_portal.core.models import AuditEvent
-from kinoite_portal.releases.models import Compose, Promotion, Ref, Stage
+from kinoite_portal.ostree import DiffResult, OstreeError, Package, PackageDiff, Repo, diff_packages
+from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, Treefile
+
+HISTORY = 8
+
+# Commit columns lists and histories never show: the package list and metadata are the bulk of a row.
+COMMIT_HEAVY_FIELDS = ("packages", "metadata", "body")
 
 
-@dataclass
-class StageOverview:
-    stage: Stage
-    refs: list[Ref] = field(default_factory=list)
+def without_heavy(prefix: str) -> list[str]:
+    """Return the heavy Commit columns behind the relation ``prefix``, for ``defer()``."""
+    return [f"{prefix}__{name}" for name in COMMIT_HEAVY_FIELDS]
 
 
-def stage_overview_list() -> list[StageOverview]:
-    """Return every stage with its refs and their current commits."""
-    overviews = {stage.pk: StageOverview(stage=stage) for stage in Stage.objects.order_by("order")}
-    for ref in Ref.objects.select_related("head").order_by("name"):
-        if ref.stage_id in overviews:
-            overviews[ref.stage_id].refs.append(ref)
-    return list(overviews.values())
+def is_newer_than(commit: Commit, head: Commit | None) -> bool:
+    """Return True when ``commit`` is a new tree at least as recent as ``head`` (what the target runs), or none runs."""
+    return head is None or (commit.timestamp >= head.timestamp and commit.content_checksum != head.content_checksum)
+
+
+def stage_list() -> list[Stage]:
+    """Return the stages in pipeline order (dev first)."""
+    return list(Stage.objects.order_by("order"))
 
 
 def compose_list(*, limit: int = 100) -> QuerySet[Compose]:
@@ -31,17 +38,238 @@ def compose_list(*, limit: int = 100) -> QuerySet[Compose]:
 
 
 def promotion_list(*, limit: int = 100) -> QuerySet[Promotion]:
-    """Return the latest promotions with what the list page shows."""
+    """Return the latest promotions with what the list page shows: versions and checksums, no package lists."""
     return Promotion.objects.select_related(
         "commit", "published_commit", "source_stage", "target_stage", "requested_by"
-    ).defer("log")[:limit]
+    ).defer("log", *without_heavy("commit"), *without_heavy("published_commit"))[:limit]
 
 
-def audit_event_list(*, action: str = "", object_type: str = "", limit: int = 200) -> QuerySet[AuditEvent]:
-    """Return the latest audit events, optionally filtered."""
+def audit_event_list(
+    *, actor: str = "", action: str = "", object_type: str = "", object_id: str = ""
+) -> QuerySet[AuditEvent]:
+    """Return the audit events, newest first, filtered by actor, action prefix, object type and object id."""
     events = AuditEvent.objects.select_related("actor")
+    if actor:
+        events = events.filter(Q(actor__username=actor) | Q(actor_label=actor))
     if action:
-        events = events.filter(action=action)
+        events = events.filter(action__startswith=action)
     if object_type:
         events = events.filter(object_type=object_type)
-    return events[:limit]
+    if object_id:
+        events = events.filter(object_id=object_id)
+    return events.order_by("-created_at", "-id")
+
+
+@dataclass
+class TreefileLane:
+    treefile: Treefile
+    source: Stage
+    target: Stage
+    source_ref: Ref | None
+    target_ref: Ref | None
+    source_history: list[RefUpdate] = field(default_factory=list)
+    target_history: list[RefUpdate] = field(default_factory=list)
+    newer: list[Commit] = field(default_factory=list)
+    open_promotions: list[Promotion] = field(default_factory=list)
+
+    @property
+    def target_head(self) -> Commit | None:
+        return self.target_ref.head if self.target_ref else None
+
+
+def dashboard_lanes(stages: list[Stage]) -> list[TreefileLane]:
+    """Return, per treefile, dev and prod history side by side, what prod runs, newer dev commits, open requests.
+
+    ``stages`` is ``stage_list()``. Only the last ``HISTORY`` moves of each ref are read (one windowed query),
+    whatever the length of the history.
+    """
+    if len(stages) < 2:
+        return []
+    source, target = stages[0], stages[1]
+    treefiles = list(Treefile.objects.order_by("name"))
+    refs = {
+        (r.stage_id, r.name): r
+        for r in Ref.objects.filter(stage__in=[source, target]).select_related("head").defer(*without_heavy("head"))
+    }
+    updates = list(
+        RefUpdate.objects.filter(ref__in=refs.values())
+        .annotate(
+            recent=Window(RowNumber(), partition_by=[F("ref_id")], order_by=[F("moved_at").desc(), F("id").desc()])
+        )
+        .filter(recent__lte=HISTORY)
+        .select_related("commit")
+        .defer(*without_heavy("commit"))
+        .order_by("-moved_at", "-id")
+    )
+    open_promotions = list(
+        Promotion.objects.filter(state__in=Promotion.OPEN_STATES)
+        .select_related("commit", "requested_by", "target_stage")
+        .defer("log", *without_heavy("commit"))
+        .order_by("-requested_at")
+    )
+    lanes = []
+    for treefile in treefiles:
+        src = refs.get((source.pk, treefile.ref))
+        dst = refs.get((target.pk, treefile.published_ref))
+        lane = TreefileLane(treefile, source, target, src, dst)
+        lane.source_history = [u for u in updates if src and u.ref_id == src.pk]
+        lane.target_history = [u for u in updates if dst and u.ref_id == dst.pk]
+        head = lane.target_head
+        seen: set[int] = set()
+        # "newer" marks rows of the shown dev history only, so it needs no more rows than the history shows.
+        for update in lane.source_history:
+            commit = update.commit
+            if commit.pk in seen:
+                continue
+            seen.add(commit.pk)
+            if is_newer_than(commit, head):
+                lane.newer.append(commit)
+        lane.open_promotions = [
+            p for p in open_promotions if p.treefile_id == treefile.pk or p.target_ref == treefile.published_ref
+        ]
+        lanes.append(lane)
+    return lanes
+
+
+def any_job_running() -> bool:
+    """Return True while a promotion is queued or running (the dashboard then polls)."""
+    return Promotion.objects.filter(state__in=[Promotion.State.QUEUED, Promotion.State.RUNNING]).exists()
+
+
+def packages_of(commit: Commit) -> list[Package]:
+    return [Package(p[0], int(p[1]), p[2], p[3], p[4]) for p in commit.packages]
+
+
+@dataclass
+class CommitEvidence:
+    commit: Commit
+    compared_to: Commit | None
+    package_diff: PackageDiff | None
+    file_diff: DiffResult | None
+    file_diff_error: str = ""
+    composes: list[Compose] = field(default_factory=list)
+    promotions: list[Promotion] = field(default_factory=list)
+    stages_holding: list[str] = field(default_factory=list)
+
+
+def _tree_source(commit: Commit) -> Commit:
+    """Return the commit whose tree this one re-publishes (a re-commit or a rollback), or itself."""
+    return commit.recommit_of or commit.restores or commit
+
+
+def file_diff(old: Commit, new: Commit) -> tuple[DiffResult | None, str]:
+    """Return ``ostree diff`` between two commits, run in a repo that holds both (trees, if re-committed)."""
+    pairs = [(old.checksum, new.checksum), (_tree_source(old).checksum, _tree_source(new).checksum)]
+    for stage in Stage.objects.order_by("order"):
+        repo = Repo(stage.repo_dir, timeout=120)
+        if not repo.exists():
+            continue
+        for a, b in pairs:
+            try:
+                if repo.has_commit(a) and repo.has_commit(b):
+                    return repo.diff(a, b), ""
+            except OstreeError as exc:
+                return None, str(exc)
+    return None, "No repo holds both commits, so file changes cannot be counted."
+
+
+def commit_evidence(commit: Commit, *, against: Commit | None) -> CommitEvidence:
+    """Return what the commit and approval pages show: package and file changes against ``against``."""
+    evidence = CommitEvidence(commit=commit, compared_to=against, package_diff=None, file_diff=None)
+    if against is not None and against.pk != commit.pk:
+        evidence.package_diff = diff_packages(packages_of(against), packages_of(commit))
+        evidence.file_diff, evidence.file_diff_error = file_diff(against, commit)
+    evidence.composes = list(Compose.objects.filter(commit=commit).select_related("treefile").defer("log")[:5])
+    evidence.promotions = list(
+        Promotion.objects.filter(Q(commit=commit) | Q(published_commit=commit))
+        .select_related("target_stage", "requested_by")
+        .defer("log")
+        .order_by("-requested_at")
+    )
+    evidence.stages_holding = sorted(
+        set(RefUpdate.objects.filter(commit=commit).values_list("ref__stage__name", flat=True))
+    )
+    return evidence
+
+
+def target_head_for(treefile: Treefile | None, target: Stage | None) -> Commit | None:
+    """Return the commit ``target`` publishes for ``treefile`` now, or None."""
+    if treefile is None or target is None:
+        return None
+    ref = Ref.objects.filter(stage=target, name=treefile.published_ref).select_related("head").first()
+    return ref.head if ref else None
+
+
+def treefile_of(commit: Commit, ref_updates: list[RefUpdate]) -> Treefile | None:
+    """Return the treefile whose dev or published ref held this commit."""
+    names = {u.ref.name for u in ref_updates} | set(commit.ref_binding or [])
+    for treefile in Treefile.objects.all():
+        if treefile.ref in names or treefile.published_ref in names:
+            return treefile
+    return None
+
+
+@dataclass
+class CommitPage:
+    commit: Commit
+    target: Stage | None
+    treefile: Treefile | None
+    target_head: Commit | None
+    ref_updates: list[RefUpdate]
+    evidence: CommitEvidence
+    open_promotion: Promotion | None
+    in_source: bool
+    in_target: bool
+
+    @property
+    def promotable(self) -> bool:
+        """Return True when the commit is only in earlier stages, newer than the target, with no open request."""
+        return (
+            self.in_source
+            and not self.in_target
+            and is_newer_than(self.commit, self.target_head)
+            and self.open_promotion is None
+        )
+
+    @property
+    def restorable(self) -> bool:
+        """Return True when the target published this commit's tree before and runs another one now."""
+        return (
+            self.in_target
+            and self.target_head is not None
+            and self.target_head.content_checksum != self.commit.content_checksum
+        )
+
+
+def commit_page(commit: Commit) -> CommitPage:
+    """Return what the commit page shows: where the commit has been, its evidence against the last stage's head."""
+    stages = stage_list()
+    target = stages[-1] if stages else None
+    refs = list(RefUpdate.objects.filter(commit=commit).select_related("ref", "ref__stage").order_by("moved_at"))
+    treefile = treefile_of(commit, refs)
+    target_head = target_head_for(treefile, target)
+    return CommitPage(
+        commit=commit,
+        target=target,
+        treefile=treefile,
+        target_head=target_head,
+        ref_updates=refs,
+        evidence=commit_evidence(commit, against=target_head),
+        open_promotion=Promotion.objects.filter(commit=commit, state__in=Promotion.OPEN_STATES).first(),
+        in_source=target is not None and any(u.ref.stage_id != target.pk for u in refs),
+        in_target=target is not None and any(u.ref.stage_id == target.pk for u in refs),
+    )
+
+
+def promotion_detail(pk: int) -> Promotion:
+    return Promotion.objects.select_related(
+        "commit",
+        "commit__recommit_of",
+        "commit__restores",
+        "published_commit",
+        "previous_head",
+        "source_stage",
+        "target_stage",
+        "requested_by",
+        "treefile",
+    ).get(pk=pk)

@@ -9,6 +9,7 @@ because pytest's own ``tmp_path`` is 0700.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import shutil
@@ -261,6 +262,29 @@ IncludeOptional conf.d/*.conf
         stop_process(proc, timeout=10)
         # Apache's children may outlive the parent by a moment; the port must be free for the next test.
         time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class WebServer:
+    name: str
+    port: int
+
+
+SERVERS = {"apache": run_apache, "nginx": run_nginx}
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def web_server(request: pytest.FixtureRequest, site: Site, prod_repo: ProdRepo, tmp_path: Path) -> Iterator[WebServer]:
+    """Yield each shipped web server in turn (or the one a test names with ``indirect``), serving ``prod_repo``."""
+    name = request.param
+    with SERVERS[name](site, tmp_path / name) as port:
+        yield WebServer(name, port)
+
+
+def repo_state(repo: Repo) -> tuple[str, list[Path]]:
+    """Return the summary's SHA-256 and every path in the repo: what a refused write must leave as it was."""
+    summary = hashlib.sha256((repo.path / "summary").read_bytes()).hexdigest()
+    return summary, sorted(p.relative_to(repo.path) for p in repo.path.rglob("*"))
 
 
 def https_request(

@@ -6,10 +6,12 @@ sysroot folder that pulls and deploys from it over HTTP. Only rpm-ostree is mock
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import subprocess
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,3 +201,35 @@ def test_the_install_script_writes_the_agent_units_and_a_private_config(tmp_path
     service = (dest / "etc/systemd/system/kinoite-portal-agent.service").read_text()
     assert "Type=oneshot" in service
     assert "Nice=19" in service
+
+
+def test_the_agent_writes_its_token_to_disk_before_replacing_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader = importlib.machinery.SourceFileLoader("kinoite_portal_agent", str(AGENT))
+    agent = types.ModuleType(loader.name)
+    loader.exec_module(agent)
+    config = write_config(tmp_path / "agent.conf", URL="https://portal.example.com", ENROLLMENT_TOKEN="kpe_abc")
+    synced: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda src, dst: synced.append("replace") or real_replace(src, dst))
+
+    agent.write_config(str(config), {"URL": "https://portal.example.com", "TOKEN": "kph_new"})
+
+    assert len(synced) == 2
+    assert Path(synced[0]).parent == tmp_path
+    assert synced[1] == "replace"
+    assert "TOKEN=kph_new" in config.read_text()
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_request_never_waits_past_the_runs_overall_deadline() -> None:
+    loader = importlib.machinery.SourceFileLoader("kinoite_portal_agent", str(AGENT))
+    agent = types.ModuleType(loader.name)
+    loader.exec_module(agent)
+    now = time.monotonic()
+
+    assert agent.time_left(30, now + 600) == 30
+    assert 4 <= agent.time_left(30, now + 5) <= 5
+    assert agent.time_left(30, now - 10) == 1

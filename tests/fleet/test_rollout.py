@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -10,9 +11,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kinoite_portal.fleet.models import Host
-from kinoite_portal.fleet.selectors import department_rollout, hosts_with_category, pilot_evidence, rollout_overview
+from kinoite_portal.fleet.selectors import (
+    CATEGORY_NAMES,
+    department_rollout,
+    hosts_with_category,
+    pilot_evidence,
+    rollout_overview,
+)
 from kinoite_portal.fleet.services.checkins import checkin_record
 from kinoite_portal.fleet.status_parser import parse_status
+from kinoite_portal.releases.models import Ref, Stage
+from kinoite_portal.releases.services.commits import ref_move
 from tests.fleet.helpers import PROD_REF, deployment, fake_checksum, status_doc
 
 
@@ -170,3 +179,52 @@ def test_pilot_evidence_counts_hosts_that_booted_a_commit_and_are_healthy(
     evidence = pilot_evidence(checksum=candidate)
     assert (evidence.booted, evidence.healthy, evidence.red, evidence.silent) == (4, 2, 1, 1)
     assert pilot_evidence(checksum=fake_checksum("never-booted")).booted == 0
+
+
+def test_the_overview_groups_hosts_exactly_as_hosts_with_category_does(
+    fleet: dict[str, Host],
+    report: Any,
+    enroll: Any,
+    prod_history: Any,
+    finance: Any,
+    sales: Any,
+    release_engineer: Any,
+) -> None:
+    # Beyond the fleet fixture, the cases where the two implementations could part ways: a ref name published by
+    # two stages with different heads (the later stage wins), a published ref that has no head yet, a commit only
+    # in the other stage's history of that name, and a host that never checked in.
+    dev, prod = Stage.objects.get(name="dev"), Stage.objects.get(name="prod")
+    ref_move(stage=dev, ref_name=PROD_REF, commit=prod_history["dev_only"], source="import")
+    Ref.objects.create(stage=prod, name="fedora/x86_64/kinoite/headless")
+    dev_only = prod_history["dev_only"].checksum
+    report(sales, "sales-dev-head", status_doc(deployment(dev_only, booted=True)))
+    report(
+        sales,
+        "sales-headless",
+        status_doc(deployment(dev_only, booted=True, origin="prod:fedora/x86_64/kinoite/headless")),
+    )
+    report(
+        sales,
+        "sales-staged-other",
+        status_doc(
+            deployment(dev_only, staged=True, container="quay.io/x:41"),
+            deployment(dev_only, booted=True, container="quay.io/x:41"),
+        ),
+    )
+    enroll(sales, "sales-never")
+
+    overview = rollout_overview(release_engineer)
+    by_department = {row.department.pk: row for row in overview.rows if row.department}
+    expected_total: Counter[str] = Counter()
+    for department in (finance, sales):
+        expected = Counter(
+            hosts_with_category(Host.objects.filter(department=department)).values_list("category", flat=True)
+        )
+        expected_total += expected
+        row = by_department[department.pk]
+        assert {name: cell.count for name, cell in row.cells.items() if cell.count} == dict(expected)
+        _, department_total = department_rollout(department)
+        assert {name: cell.count for name, cell in department_total.cells.items() if cell.count} == dict(expected)
+    assert {name: cell.count for name, cell in overview.total.cells.items() if cell.count} == dict(expected_total)
+    # Every category is exercised, so a rule that differs between the two cannot hide.
+    assert set(expected_total) == set(CATEGORY_NAMES)

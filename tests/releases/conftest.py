@@ -168,8 +168,29 @@ class FakeRpmOstree:
         return [json.loads(line) for line in self.argv_file.read_text().splitlines()]
 
 
+FEDORA_REPOS = """[fedora]
+name=Fedora $releasever - $basearch
+metalink=https://mirrors.example.com/metalink?repo=fedora-$releasever&arch=$basearch
+gpgcheck=1
+
+[fedora-updates]
+name=Fedora $releasever - $basearch - Updates
+metalink=https://mirrors.example.com/metalink?repo=updates-released-f$releasever&arch=$basearch
+gpgcheck=1
+"""
+
+
 @pytest.fixture
-def fake_rpm_ostree(tmp_path: Path) -> FakeRpmOstree:
+def compose_config(settings: Any) -> Path:
+    """A build host's compose folder (PORTAL_COMPOSE_CONFIG_DIR) with the yum repos the seed's treefile names."""
+    folder = Path(settings.PORTAL_COMPOSE_CONFIG_DIR)
+    folder.mkdir(parents=True)
+    (folder / "fedora.repo").write_text(FEDORA_REPOS)
+    return folder
+
+
+@pytest.fixture
+def fake_rpm_ostree(tmp_path: Path, compose_config: Path) -> FakeRpmOstree:
     """Put the rpm-ostree MOCK in a bin folder; tests add ``fake_rpm_ostree.env(mode)`` to the environment."""
     return FakeRpmOstree(tmp_path)
 

@@ -24,29 +24,8 @@ from tests.services import wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-FEDORA_REPOS = """[fedora]
-name=Fedora $releasever - $basearch
-metalink=https://mirrors.example.com/metalink?repo=fedora-$releasever&arch=$basearch
-gpgcheck=1
-
-[fedora-updates]
-name=Fedora $releasever - $basearch - Updates
-metalink=https://mirrors.example.com/metalink?repo=updates-released-f$releasever&arch=$basearch
-gpgcheck=1
-"""
-
-
 @pytest.fixture
-def compose_config(settings):
-    """The build host's compose folder: the yum repos the seed's treefile names."""
-    folder = settings.PORTAL_COMPOSE_CONFIG_DIR
-    folder.mkdir(parents=True)
-    (folder / "fedora.repo").write_text(FEDORA_REPOS)
-    return folder
-
-
-@pytest.fixture
-def use_fake(monkeypatch, fake_rpm_ostree, compose_config):
+def use_fake(monkeypatch, fake_rpm_ostree):
     def use(mode: str = "ok", **extra: str):
         for key, value in fake_rpm_ostree.env(mode, **extra).items():
             monkeypatch.setenv(key, value)

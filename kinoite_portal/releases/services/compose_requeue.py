@@ -15,28 +15,18 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.core.models import AuditEvent
-from kinoite_portal.ostree import LockTimeout, portal_lock
 from kinoite_portal.releases.models import Compose
-from kinoite_portal.releases.services.composes import repo_lock_name
+from kinoite_portal.releases.services.stages import stage_repo_busy
 
 logger = logging.getLogger(__name__)
 
 REQUEUE_QUEUED_AFTER = timedelta(minutes=10)
 # Do not send one compose again more often than this: with no compose worker up, messages would only pile up.
 RESEND_EVERY = timedelta(minutes=5)
-
-
-def _repo_lock_free(compose: Compose) -> bool:
-    try:
-        with portal_lock(settings.PORTAL_LOCK_DIR, repo_lock_name(compose.stage), timeout=0):
-            return True
-    except LockTimeout:
-        return False
 
 
 def compose_requeue_stuck(
@@ -51,7 +41,7 @@ def compose_requeue_stuck(
     for compose in stuck.order_by("created_at", "pk"):
         if compose.state == Compose.State.QUEUED and compose.created_at > now - queued_older_than:
             continue
-        if not _repo_lock_free(compose):
+        if stage_repo_busy(compose.stage):
             continue  # a worker is composing right now (this one, or one this compose waits for)
         compose.refresh_from_db(fields=["state"])
         if compose.is_finished:

@@ -18,17 +18,11 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
-from kinoite_portal.ostree import (
-    CommandCancelled,
-    CommandError,
-    CommandTimeout,
-    LockTimeout,
-    Repo,
-    portal_lock,
-)
+from kinoite_portal.ostree import CommandCancelled, CommandError, CommandTimeout, LockTimeout
 from kinoite_portal.releases.compose_backends import ComposeFailed, ComposeJob, get_backend
 from kinoite_portal.releases.models import Compose, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
 
 LOCK_POLL_S = 1.0
 LOG_FLUSH_S = 0.5
@@ -45,11 +39,6 @@ def compose_stage() -> Stage:
     if stage is None:
         raise ComposeError("no stages are configured: add a dev stage (order 0) in the admin first")
     return stage
-
-
-def repo_lock_name(stage: Stage) -> str:
-    """Return the portal lock name of ``stage``'s repo: every portal job that writes that repo takes it."""
-    return f"repo-{stage.name}"
 
 
 def compose_request(
@@ -187,7 +176,7 @@ def _repo_job_lock(compose: Compose, deadline: float) -> Any:
     waited = False
     while True:
         try:
-            with portal_lock(settings.PORTAL_LOCK_DIR, repo_lock_name(compose.stage), timeout=LOCK_POLL_S):
+            with stage_repo_lock(compose.stage, timeout=LOCK_POLL_S):
                 yield True
                 return
         except LockTimeout:
@@ -280,14 +269,10 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
             if outcome.checksum is None:
                 log.write("Unchanged: the input hash matches the current dev commit; no new commit")
                 return _finish(compose, log=log, state=Compose.State.UNCHANGED, input_hash=outcome.input_hash)
-            repo = Repo(stage.repo_dir, log=log)
+            repo = stage_repo(stage, log=log)
             commit = commit_import(repo=repo, checksum=outcome.checksum)
             ref_move(stage=stage, ref_name=dev_ref, commit=commit, source="compose", compose=compose)
-            key = stage.signing_key
-            if key is not None:
-                repo.update_summary(gpg_key_id=key.fingerprint, gpg_homedir=key.gnupg_home)
-            else:
-                repo.update_summary()
+            stage_summary_update(repo=repo, stage=stage)
             log.write(f"Succeeded: {commit.version} {commit.checksum} ({commit.package_count} packages)")
             return _finish(
                 compose, log=log, state=Compose.State.SUCCEEDED, input_hash=outcome.input_hash, commit=commit

@@ -27,7 +27,6 @@ from kinoite_portal.ostree import (
     Repo,
     next_version,
     parse_version,
-    portal_lock,
     repo_lock,
     validate_checksum,
 )
@@ -37,6 +36,12 @@ from kinoite_portal.ostree.validate import is_checksum
 from kinoite_portal.releases import notifications
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.stages import (
+    stage_repo,
+    stage_repo_busy,
+    stage_repo_lock,
+    stage_summary_update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +51,6 @@ REQUEUE_QUEUED_AFTER = timedelta(minutes=10)
 
 class PromotionError(Exception):
     """A request, decision or run was refused; the message is shown to the user as is."""
-
-
-def repo_lock_name(stage: Stage) -> str:
-    """Return the portal lock's name for a stage's repo (one lock per repo)."""
-    return f"repo-{stage.name}"
-
-
-def stage_repo(stage: Stage, *, log: Any = None) -> Repo:
-    """Return the stage's repo with the portal's command timeout."""
-    return Repo(stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
 
 
 class _RunRepo(Repo):
@@ -270,12 +265,15 @@ def _already_published(promotion: Promotion, target: Repo, current: str | None, 
 
 
 def _rollback_version(old: Commit) -> str:
-    existing = list(Commit.objects.exclude(version="").values_list("version", flat=True))
+    versioned = Commit.objects.exclude(version="")
     try:
         releasever = parse_version(old.version).releasever
     except ValueError:
-        return f"{old.version or 'rollback'}.r{len(existing)}"
-    return next_version(releasever, timezone.now().date(), existing)
+        return f"{old.version or 'rollback'}.r{versioned.count()}"
+    today = timezone.now().date()
+    # Only today's versions of this release can collide; the rest of the history need not be read.
+    same_day = versioned.filter(version__startswith=f"{releasever}.{today:%Y%m%d}.")
+    return next_version(releasever, today, same_day.values_list("version", flat=True))
 
 
 def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: PromotionLog) -> tuple[str, bool]:
@@ -298,14 +296,14 @@ def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: Prom
                 f"{current[:10]} ({head.timestamp:%Y-%m-%d %H:%M:%S}); pull-local would move the ref backwards "
                 "and clients would refuse it. Nothing was moved."
             )
-    binding_ok = info.ref_binding is None or ref in info.ref_binding
+    if info.ref_binding is None or ref in info.ref_binding:
+        # Holds libostree's shared lock from the pull to the ref, so a prune cannot delete the commit in between.
+        target.pull_and_set_ref(source, checksum, ref, lock_timeout=LOCK_TIMEOUT)
+        return checksum, False
+    log.write(f"# {checksum[:10]} is bound to {list(info.ref_binding)}, not {ref}: re-committing its tree")
     with repo_lock(target.path, timeout=LOCK_TIMEOUT):
-        # Shared libostree lock: a prune (exclusive) cannot delete the pulled commit before a ref names it.
+        # The same shared lock, from the pull to the re-commit that names the tree under the ref.
         target.pull_local(source, checksum)
-        if binding_ok:
-            target.set_ref(ref, checksum)
-            return checksum, False
-        log.write(f"# {checksum[:10]} is bound to {list(info.ref_binding or [])}, not {ref}: re-committing its tree")
         published = target.commit(
             branch=ref,
             tree_ref=checksum,
@@ -367,7 +365,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
     if promotion.state not in (Promotion.State.QUEUED, Promotion.State.RUNNING):
         return promotion
     target_stage = promotion.target_stage
-    with portal_lock(settings.PORTAL_LOCK_DIR, repo_lock_name(target_stage), timeout=LOCK_TIMEOUT):
+    with stage_repo_lock(target_stage, timeout=LOCK_TIMEOUT):
         # Claimed under the lock: "running" with the lock free therefore means the worker died (see requeue below).
         claimed = Promotion.objects.filter(
             pk=promotion.pk, state__in=[Promotion.State.QUEUED, Promotion.State.RUNNING]
@@ -465,10 +463,7 @@ def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
     previous = promotion.previous_head.checksum if promotion.previous_head else None
     if previous and previous != published and target.has_commit(previous):
         target.generate_static_delta(previous, published, force=signed_now)
-    if key is not None:
-        target.update_summary(gpg_key_id=key[0], gpg_homedir=key[1])
-    else:
-        target.update_summary()
+    stage_summary_update(repo=target, stage=target_stage)
     return published, recommit
 
 
@@ -482,10 +477,7 @@ def promotion_requeue_stuck(*, queued_older_than: timedelta = REQUEUE_QUEUED_AFT
     for promotion in stuck:
         if promotion.state == Promotion.State.QUEUED and (promotion.queued_at or now) > now - queued_older_than:
             continue
-        try:
-            with portal_lock(settings.PORTAL_LOCK_DIR, repo_lock_name(promotion.target_stage), timeout=0):
-                pass
-        except LockTimeout:
+        if stage_repo_busy(promotion.target_stage):
             continue  # a worker is on it right now
         audit_record(
             action="promotion.requeue",

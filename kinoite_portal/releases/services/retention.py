@@ -22,14 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.fleet.models import Host
-from kinoite_portal.ostree import Repo, portal_lock
+from kinoite_portal.ostree import Repo
 from kinoite_portal.ostree.validate import is_checksum
 from kinoite_portal.releases.models import Promotion, Stage
-from kinoite_portal.releases.services.promotions import repo_lock_name
+from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
 
 RETAIN_PREFIX = "portal/retain"
 LOCK_TIMEOUT = 600.0
@@ -107,11 +105,11 @@ def repo_prune(
         say(f"{stage.name}: skipped, {report.skipped}")
         return report
     log = _Log(progress)
-    repo = Repo(stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
+    repo = stage_repo(stage, log=log)
     if not repo.exists():
         raise RetentionError(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was pruned.")
     say(f"{stage.name}: waiting for the repo lock")
-    with portal_lock(settings.PORTAL_LOCK_DIR, repo_lock_name(stage), timeout=lock_timeout):
+    with stage_repo_lock(stage, timeout=lock_timeout):
         say(f"{stage.name}: pruning to depth {depth}" + (" (dry run: nothing is deleted)" if dry_run else ""))
         _drop_retain_refs(repo)  # left over by a run that died
         report.protected = sorted(c for c in protected_checksums() if repo.has_commit(c))
@@ -127,11 +125,7 @@ def repo_prune(
         verb = "would delete" if dry_run else "deleted"
         say(f"{stage.name}: {verb} {result.deleted_objects} of {result.total_objects} objects")
         if not dry_run:
-            key = stage.signing_key
-            if key is not None:
-                repo.update_summary(gpg_key_id=key.fingerprint, gpg_homedir=key.gnupg_home)
-            else:
-                repo.update_summary()
+            stage_summary_update(repo=repo, stage=stage)
             fsck = repo.fsck()
             report.fsck_ok, report.fsck_output = fsck.ok, fsck.output
             say(f"{stage.name}: fsck {'clean' if fsck.ok else 'FAILED'}")

@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from kinoite_portal.releases import promotion_selectors, selectors
+from kinoite_portal.releases import selectors
 
 
 @require_GET
@@ -14,11 +14,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if request.user.has_perm("fleet.view_rollout"):
             return redirect("fleet:rollout")
         return render(request, "core/no_role.html", status=403)
+    stages = selectors.stage_list()
     context = {
         "section": "dashboard",
-        "stages": selectors.stage_overview_list(),
-        "lanes": promotion_selectors.dashboard_lanes(),
-        "busy": promotion_selectors.any_job_running(),
+        "stages": stages,
+        "lanes": selectors.dashboard_lanes(stages),
+        "busy": selectors.any_job_running(),
     }
     if getattr(request, "htmx", False) and request.GET.get("part") == "lanes":
         return render(request, "releases/_dashboard_lanes.html", context)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from kinoite_portal.releases import promotion_selectors, selectors
+from kinoite_portal.fleet import selectors as fleet_selectors
+from kinoite_portal.releases import selectors
 from kinoite_portal.releases.models import Commit, Promotion
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
 from kinoite_portal.releases.services.promotions import PromotionError
@@ -17,17 +20,13 @@ CHANGED = "promotionChanged"
 @require_GET
 @permission_required("releases.view_promotion", raise_exception=True)
 def promotion_list(request: HttpRequest) -> HttpResponse:
-    # The list shows versions and checksums only: leave out the commits' package lists and metadata.
-    promotions = selectors.promotion_list().defer(
-        *promotion_selectors.without_heavy("commit"), *promotion_selectors.without_heavy("published_commit")
-    )
-    context = {"section": "promotions", "promotions": promotions}
+    context = {"section": "promotions", "promotions": selectors.promotion_list()}
     return render(request, "releases/promotion_list.html", context)
 
 
 def _get(pk: int) -> Promotion:
     try:
-        return promotion_selectors.promotion_detail(pk)
+        return selectors.promotion_detail(pk)
     except Promotion.DoesNotExist:
         raise Http404("No such promotion.") from None
 
@@ -58,21 +57,13 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     promotion = _get(pk)
     if getattr(request, "htmx", False) and request.GET.get("part") == "panel":
         return render(request, "releases/_promotion_panel.html", _panel_context(request, promotion))
-    compared_to = promotion.previous_head or promotion_selectors.target_head_for(
-        promotion.treefile, promotion.target_stage
-    )
-    if promotion.kind == Promotion.Kind.ROLLBACK:
-        # A rollback restores an older tree: show what changes against what prod runs now.
-        compared_to = promotion.previous_head or promotion_selectors.target_head_for(
-            promotion.treefile, promotion.target_stage
-        )
-    evidence = promotion_selectors.commit_evidence(promotion.commit, against=compared_to)
+    # Against what the target ran before the run (or runs now): what changes for clients, for a rollback too.
+    compared_to = promotion.previous_head or selectors.target_head_for(promotion.treefile, promotion.target_stage)
     context = {
         "section": "promotions",
         **_panel_context(request, promotion),
-        "evidence": evidence,
-        "pilot": promotion_selectors.pilot_evidence(promotion.commit.checksum),
-        "compose_link_ok": promotion_selectors.compose_link_ok(),
+        "evidence": selectors.commit_evidence(promotion.commit, against=compared_to),
+        "pilot": fleet_selectors.pilot_evidence(checksum=promotion.commit.checksum),
     }
     return render(request, "releases/promotion_detail.html", context)
 
@@ -88,17 +79,11 @@ def promotion_log(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    promotion = _get(pk)
-    comment = request.POST.get("comment", "")
+def _decide(request: HttpRequest, pk: int, decide: Callable[..., Promotion]) -> HttpResponse:
+    """Run one decision service on the promotion; answer htmx with the panel (and CHANGED), others with a redirect."""
     error = ""
     try:
-        if action == "approve":
-            approvals.approval_grant(user=request.user, promotion=promotion, comment=comment)
-        elif action == "reject":
-            approvals.approval_reject(user=request.user, promotion=promotion, comment=comment)
-        else:
-            promotions.promotion_cancel(user=request.user, promotion=promotion, comment=comment)
+        decide(user=request.user, promotion=_get(pk), comment=request.POST.get("comment", ""))
     except PromotionError as exc:
         error = str(exc)
     promotion = _get(pk)
@@ -117,19 +102,20 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @require_POST
 @permission_required("releases.approve_promotion", raise_exception=True)
 def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, "approve")
+    return _decide(request, pk, approvals.approval_grant)
 
 
 @require_POST
 @permission_required("releases.approve_promotion", raise_exception=True)
 def promotion_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, "reject")
+    return _decide(request, pk, approvals.approval_reject)
 
 
 @require_POST
 @permission_required("releases.view_promotion", raise_exception=True)
 def promotion_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, "cancel")
+    """Cancel a request; the service lets only the requester or a release engineer do it."""
+    return _decide(request, pk, promotions.promotion_cancel)
 
 
 @require_POST

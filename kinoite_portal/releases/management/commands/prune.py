@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.ostree import LockTimeout, OstreeError
 from kinoite_portal.releases.models import Stage
-from kinoite_portal.releases.services.retention import RetentionError, repo_prune
+from kinoite_portal.releases.services.retention import LOCK_TIMEOUT, RetentionError, repo_prune
 
 
 class Command(BaseCommand):
@@ -21,7 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("stage", help="Stage name, e.g. dev or prod.")
         parser.add_argument("--dry-run", action="store_true", help="Report what would be deleted; delete nothing.")
         parser.add_argument(
-            "--lock-timeout", type=float, default=600.0, help="Seconds to wait while another job writes the repo."
+            "--lock-timeout",
+            type=float,
+            default=LOCK_TIMEOUT,
+            help="Seconds to wait while another job writes the repo.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
