@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -32,3 +33,10 @@ def audit_record(
         commands=list(commands),
         data=data or {},
     )
+
+
+def audit_recorded_since(*, action: str, obj: models.Model, since: datetime) -> bool:
+    """Return whether ``action`` was recorded for ``obj`` at or after ``since`` (e.g. "re-queued a moment ago?")."""
+    return AuditEvent.objects.filter(
+        action=action, object_type=obj._meta.label_lower, object_id=str(obj.pk), created_at__gte=since
+    ).exists()

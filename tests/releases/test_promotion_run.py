@@ -11,7 +11,7 @@ from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
+from kinoite_portal.releases.services.promotions import PublishIncomplete, promotion_request, promotion_run
 from kinoite_portal.releases.tasks.promotion import promotion_run_task
 from tests.releases.conftest import REF_STABLE
 
@@ -108,3 +108,30 @@ def test_it_fails_clearly_when_the_prod_repo_is_gone_and_moves_nothing(
     assert "has no ostree repo" in promotion.failure_reason
     assert not RefUpdate.objects.filter(ref__stage=stages["prod"]).exists()
     assert Repo(stages["prod"].repo_dir).refs() == {}
+
+
+def test_a_step_failing_after_the_ref_moved_records_the_move_and_finishes_when_run_again(
+    stages, make_dev_commit, release_engineer, approver
+):
+    commit = make_dev_commit("41.20261125.0")
+    promotion = approved(promotion_request(user=release_engineer, checksum=commit.checksum), approver)
+    summary = stages["prod"].repo_dir / "summary"
+    summary.mkdir()  # `ostree summary -u` cannot rename its new file over a folder: a real failure after the ref write
+
+    with pytest.raises(PublishIncomplete, match=f"the ref already points at {commit.checksum}"):
+        promotion_run(promotion_id=promotion.pk)
+
+    promotion.refresh_from_db()
+    assert promotion.state == Promotion.State.RUNNING  # not "failed: nothing was moved", which would be untrue
+    assert Repo(stages["prod"].repo_dir).resolve(REF_STABLE) == commit.checksum
+    assert RefUpdate.objects.get(ref__stage=stages["prod"]).commit == commit  # the database follows the repo
+    assert "the remaining steps will be retried" in promotion.log
+    assert AuditEvent.objects.filter(action="promotion.incomplete", object_id=str(promotion.pk)).count() == 1
+
+    summary.rmdir()
+    promotion = promotion_run(promotion_id=promotion.pk)
+
+    assert promotion.state == Promotion.State.SUCCEEDED, promotion.log
+    assert summary.is_file()
+    assert RefUpdate.objects.filter(ref__stage=stages["prod"]).count() == 1
+    assert Repo(stages["prod"].repo_dir).fsck().ok

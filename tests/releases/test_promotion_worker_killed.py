@@ -42,6 +42,7 @@ def test_a_worker_killed_during_pull_local_leaves_prod_consistent_and_the_retry_
 
     # The beat task sees "running" with the repo lock free (the kernel dropped the dead worker's lock) and re-queues.
     assert promotion_requeue_stuck() == [promotion.pk]
+    assert promotion_requeue_stuck() == []  # sent once: the next beat run within five minutes leaves it alone
     start_worker(queues="repo", extra_env={"CELERY_VISIBILITY_TIMEOUT": "5"})
     wait_until(
         lambda: Promotion.objects.get(pk=promotion.pk).state in Promotion.FINISHED_STATES,

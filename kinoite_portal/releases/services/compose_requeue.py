@@ -17,8 +17,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from kinoite_portal.core.audit import audit_record
-from kinoite_portal.core.models import AuditEvent
+from kinoite_portal.core.audit import audit_record, audit_recorded_since
 from kinoite_portal.releases.models import Compose
 from kinoite_portal.releases.services.stages import stage_repo_busy
 
@@ -46,13 +45,7 @@ def compose_requeue_stuck(
         compose.refresh_from_db(fields=["state"])
         if compose.is_finished:
             continue  # it ended while we looked
-        recently = AuditEvent.objects.filter(
-            action="compose.requeue",
-            object_type=compose._meta.label_lower,
-            object_id=str(compose.pk),
-            created_at__gte=now - resend_every,
-        ).exists()
-        if recently:
+        if audit_recorded_since(action="compose.requeue", obj=compose, since=now - resend_every):
             continue
         if compose.state == Compose.State.RUNNING:
             why = "running with the repo lock free: its worker died; sent again so it is marked interrupted"

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from kinoite_portal.core.audit import audit_record
+from kinoite_portal.core.audit import audit_record, audit_recorded_since
 from kinoite_portal.ostree import (
     CommandError,
     LockTimeout,
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = 60.0
 REQUEUE_QUEUED_AFTER = timedelta(minutes=10)
+# Do not send one promotion again more often than this.
+RESEND_EVERY = timedelta(minutes=5)
 
 
 class PromotionError(Exception):
@@ -234,6 +236,19 @@ class _Refused(Exception):
     pass
 
 
+class PublishIncomplete(Exception):
+    """The ref already moved to the published commit, but a later step (sign, delta, summary) failed.
+
+    Failing the promotion then would be untrue ("nothing was moved") and would leave the database behind the repo;
+    the run records the ref move and the task retries the remaining steps, which are safe to repeat.
+    """
+
+    def __init__(self, published: str, recommit: bool, cause: Exception) -> None:
+        super().__init__(f"the ref already points at {published}, but a later step failed: {cause}")
+        self.published = published
+        self.recommit = recommit
+
+
 def _signing(stage: Stage, log: PromotionLog) -> tuple[str, str] | None:
     key = stage.signing_key
     if key is None:
@@ -385,6 +400,17 @@ def promotion_run(*, promotion_id: int) -> Promotion:
             )
         try:
             published_checksum, recommit = _run_steps(promotion, log)
+        except PublishIncomplete as exc:
+            log.write(f"! {exc}; the remaining steps will be retried")
+            _record_published(promotion, exc.published, recommit=exc.recommit)
+            audit_record(
+                action="promotion.incomplete",
+                actor_label="worker",
+                obj=promotion,
+                message=str(exc),
+                commands=log.commands,
+            )
+            raise
         except LockTimeout:
             log.write("! the repo is busy (lock held by another job); the task will retry")
             raise
@@ -398,22 +424,8 @@ def promotion_run(*, promotion_id: int) -> Promotion:
             )
             notifications.notify_requester(promotion, "failed", reason)
             return promotion
-        target = stage_repo(target_stage)
-        rollback = promotion.kind == Promotion.Kind.ROLLBACK
-        extra: dict[str, Any] = {}
-        if rollback:
-            extra["restores"] = promotion.commit
-        elif recommit:
-            extra["recommit_of"] = promotion.commit
-        published = commit_import(repo=target, checksum=published_checksum, **extra)
         with transaction.atomic():
-            ref_move(
-                stage=target_stage,
-                ref_name=promotion.target_ref,
-                commit=published,
-                source=RefUpdate.Source.ROLLBACK if rollback else RefUpdate.Source.PROMOTION,
-                promotion=promotion,
-            )
+            published = _record_published(promotion, published_checksum, recommit=recommit)
             log.write(f"# done: {target_stage.name}:{promotion.target_ref} -> {published.checksum}")
             won = _finish(promotion, Promotion.State.SUCCEEDED, published_commit=published)
             promotion.refresh_from_db()
@@ -438,6 +450,25 @@ def promotion_run(*, promotion_id: int) -> Promotion:
     return promotion
 
 
+def _record_published(promotion: Promotion, checksum: str, *, recommit: bool) -> Commit:
+    """Record in the database that the target ref now points at ``checksum`` (a no-op when already recorded)."""
+    rollback = promotion.kind == Promotion.Kind.ROLLBACK
+    extra: dict[str, Any] = {}
+    if rollback:
+        extra["restores"] = promotion.commit
+    elif recommit:
+        extra["recommit_of"] = promotion.commit
+    published = commit_import(repo=stage_repo(promotion.target_stage), checksum=checksum, **extra)
+    ref_move(
+        stage=promotion.target_stage,
+        ref_name=promotion.target_ref,
+        commit=published,
+        source=RefUpdate.Source.ROLLBACK if rollback else RefUpdate.Source.PROMOTION,
+        promotion=promotion,
+    )
+    return published
+
+
 def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
     target_stage = promotion.target_stage
     source = _RunRepo(promotion.source_stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
@@ -456,18 +487,23 @@ def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
         published, recommit = _publish_rollback(promotion, target, log)
     else:
         published, recommit = _publish_promote(promotion, source, target, log)
-    signed_now = False
-    if key is not None:
-        # Sign once (gpg-sign appends a duplicate when run twice), and before the delta, which embeds signatures.
-        signed_now = target.gpg_sign(published, key[0], key[1])
-    previous = promotion.previous_head.checksum if promotion.previous_head else None
-    if previous and previous != published and target.has_commit(previous):
-        target.generate_static_delta(previous, published, force=signed_now)
-    stage_summary_update(repo=target, stage=target_stage)
+    try:
+        signed_now = False
+        if key is not None:
+            # Sign once (gpg-sign appends a duplicate when run twice), and before the delta, which embeds signatures.
+            signed_now = target.gpg_sign(published, key[0], key[1])
+        previous = promotion.previous_head.checksum if promotion.previous_head else None
+        if previous and previous != published and target.has_commit(previous):
+            target.generate_static_delta(previous, published, force=signed_now)
+        stage_summary_update(repo=target, stage=target_stage)
+    except OstreeError as exc:
+        raise PublishIncomplete(published, recommit, exc) from exc
     return published, recommit
 
 
-def promotion_requeue_stuck(*, queued_older_than: timedelta = REQUEUE_QUEUED_AFTER) -> list[int]:
+def promotion_requeue_stuck(
+    *, queued_older_than: timedelta = REQUEUE_QUEUED_AFTER, resend_every: timedelta = RESEND_EVERY
+) -> list[int]:
     """Queue again the promotions whose worker died: running (or long queued) while nobody holds the repo lock."""
     requeued: list[int] = []
     now = timezone.now()
@@ -479,6 +515,8 @@ def promotion_requeue_stuck(*, queued_older_than: timedelta = REQUEUE_QUEUED_AFT
             continue
         if stage_repo_busy(promotion.target_stage):
             continue  # a worker is on it right now
+        if audit_recorded_since(action="promotion.requeue", obj=promotion, since=now - resend_every):
+            continue  # with no repo worker up, messages would only pile up
         audit_record(
             action="promotion.requeue",
             actor_label="beat",
