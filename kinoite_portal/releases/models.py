@@ -240,6 +240,9 @@ class Promotion(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     previous_head = models.ForeignKey(Commit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    previous_head_recorded = models.BooleanField(
+        default=False, help_text="Set once the run has read the target head (previous_head may then be empty)."
+    )
     published_commit = models.ForeignKey(
         Commit,
         null=True,

@@ -477,11 +477,12 @@ def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
         if not repo.exists():
             raise _Refused(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was moved.")
     key = _signing(target_stage, log)
-    if promotion.previous_head is None and not promotion.log.count("# previous head"):
+    if not promotion.previous_head_recorded:
+        # Read once, before anything moves: a re-run must compare with the head the first attempt saw.
         head = target.resolve(promotion.target_ref)
-        if head is not None:
-            promotion.previous_head = commit_import(repo=target, checksum=head)
-            promotion.save(update_fields=["previous_head"])
+        promotion.previous_head = commit_import(repo=target, checksum=head) if head is not None else None
+        promotion.previous_head_recorded = True
+        promotion.save(update_fields=["previous_head", "previous_head_recorded"])
         log.write(f"# previous head of {promotion.target_ref}: {head or '(none)'}")
     if promotion.kind == Promotion.Kind.ROLLBACK:
         published, recommit = _publish_rollback(promotion, target, log)
