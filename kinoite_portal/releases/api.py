@@ -21,7 +21,7 @@ from kinoite_portal.core.api_tokens import api_token_authenticate
 from kinoite_portal.core.tokens import bearer_token
 from kinoite_portal.releases.models import Promotion
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
-from kinoite_portal.releases.services.promotions import PromotionError
+from kinoite_portal.releases.services.promotions import PromotionConflict, PromotionError
 
 
 def _error(status: int, message: str) -> JsonResponse:
@@ -77,7 +77,7 @@ def promotion_json(promotion: Promotion) -> dict[str, Any]:
 
 
 def _refused(exc: PromotionError) -> JsonResponse:
-    return _error(409 if "already" in str(exc) else 400, str(exc))
+    return _error(409 if isinstance(exc, PromotionConflict) else 400, str(exc))
 
 
 @require_POST

@@ -40,6 +40,10 @@ class ComposeFailed(Exception):
     """The backend could not produce a commit; the message is the one-line reason shown above the log."""
 
 
+class ComposeCancelled(ComposeFailed):
+    """Someone cancelled the compose while the backend ran; nothing was committed."""
+
+
 @dataclass
 class ComposeJob:
     """Everything a backend needs for one compose."""
@@ -123,7 +127,7 @@ class LocalBackend:
         build_tree(tree, treefile=treefile, packages=packages, version=version, kernel_version=kver)
         job.log.write(f"Built tree for {version} (kernel {kver}) in {tree}")
         if job.should_cancel():
-            raise ComposeFailed("cancelled before committing")
+            raise ComposeCancelled("cancelled before committing")
         if time.monotonic() >= deadline:
             raise ComposeFailed(f"timed out after {job.timeout:g} s before committing")
         repo = repo.using(timeout=max(1.0, deadline - time.monotonic()))

@@ -91,3 +91,18 @@ def test_bad_input_gets_a_clear_error(stages, make_dev_commit, release_engineer)
     assert response.status_code == 400
     assert "JSON object" in response.json()["error"]
     assert not Promotion.objects.exists()
+
+
+def test_state_conflicts_answer_409_and_bad_input_400(stages, make_dev_commit, release_engineer, approver):
+    commit = make_dev_commit("41.20261125.0")
+    engineer = token_for(release_engineer)
+    status, _created = post("/api/v1/promotions", engineer, {"checksum": commit.checksum})
+    assert status == 201
+
+    status, body = post("/api/v1/promotions", engineer, {"checksum": commit.checksum})
+    assert status == 409
+    assert "already open" in body["error"]
+    status, body = post("/api/v1/promotions", engineer, {"checksum": "not-a-checksum"})
+    assert status == 400
+    assert "64-hex" in body["error"]
+    assert Promotion.objects.count() == 1

@@ -11,7 +11,7 @@ from kinoite_portal.core.audit import audit_record
 from kinoite_portal.releases import notifications
 from kinoite_portal.releases.models import Approval, Promotion, RefUpdate
 from kinoite_portal.releases.services.policy import PolicyInput, PolicyResult, Vote, policy_evaluate
-from kinoite_portal.releases.services.promotions import PromotionError, promotion_queue_task
+from kinoite_portal.releases.services.promotions import PromotionConflict, PromotionError, promotion_queue_task
 
 APPROVE_PERMISSION = "releases.approve_promotion"
 
@@ -94,7 +94,7 @@ def _vote(*, user: Any, promotion: Promotion, decision: str, comment: str) -> Pr
             .get(pk=promotion.pk)
         )
         if locked.state != Promotion.State.REQUESTED:
-            raise PromotionError(f"Promotion #{locked.pk} is already {locked.state}; votes are closed.")
+            raise PromotionConflict(f"Promotion #{locked.pk} is already {locked.state}; votes are closed.")
         if user.pk == locked.requested_by_id:
             raise PromotionError("You requested this promotion: four eyes, so your own vote does not count.")
         if decision == Approval.Decision.REJECT and not comment.strip():
@@ -103,7 +103,7 @@ def _vote(*, user: Any, promotion: Promotion, decision: str, comment: str) -> Pr
             with transaction.atomic():
                 Approval.objects.create(promotion=locked, user=user, decision=decision, comment=comment.strip())
         except IntegrityError:
-            raise PromotionError(f"You already voted on promotion #{locked.pk}.") from None
+            raise PromotionConflict(f"You already voted on promotion #{locked.pk}.") from None
         audit_record(
             action=f"promotion.{decision}",
             actor=user,

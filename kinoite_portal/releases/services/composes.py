@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import CommandCancelled, CommandError, CommandTimeout, LockTimeout
-from kinoite_portal.releases.compose_backends import ComposeFailed, ComposeJob, get_backend
+from kinoite_portal.releases.compose_backends import ComposeCancelled, ComposeFailed, ComposeJob, get_backend
 from kinoite_portal.releases.models import Compose, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
 from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
@@ -285,9 +285,9 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
                 state=Compose.State.CANCELLED,
                 reason="Cancelled while running; the dev ref did not move",
             )
+        except ComposeCancelled as exc:
+            return _finish(compose, log=log, state=Compose.State.CANCELLED, reason=str(exc))
         except ComposeFailed as exc:
-            if "cancelled" in str(exc):
-                return _finish(compose, log=log, state=Compose.State.CANCELLED, reason=str(exc))
             log.write(f"Failed: {exc}")
             return _finish(compose, log=log, state=Compose.State.FAILED, reason=str(exc))
         except Exception as exc:

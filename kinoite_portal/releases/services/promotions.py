@@ -55,6 +55,10 @@ class PromotionError(Exception):
     """A request, decision or run was refused; the message is shown to the user as is."""
 
 
+class PromotionConflict(PromotionError):
+    """Refused because of the current state (already open, already published, votes closed): HTTP 409 in the API."""
+
+
 class _RunRepo(Repo):
     """A stage repo for one promotion run that reads each commit (by checksum) at most once.
 
@@ -155,7 +159,7 @@ def promotion_request(
     if head is not None:
         head_info = target_repo.read_commit(head)
         if head == checksum or head_info.content_checksum == commit.content_checksum:
-            raise PromotionError(f"{target_stage.name} already publishes this tree as {target_ref} ({head[:10]}).")
+            raise PromotionConflict(f"{target_stage.name} already publishes this tree as {target_ref} ({head[:10]}).")
         if commit.timestamp < head_info.timestamp:
             raise PromotionError(
                 f"Commit {checksum[:10]} ({commit.version}, {commit.timestamp:%Y-%m-%d %H:%M}) is older than "
@@ -169,7 +173,7 @@ def promotion_request(
             .first()
         )
         if open_one is not None:
-            raise PromotionError(f"Promotion #{open_one.pk} of this commit is already open ({open_one.state}).")
+            raise PromotionConflict(f"Promotion #{open_one.pk} of this commit is already open ({open_one.state}).")
         promotion = Promotion.objects.create(
             kind=Promotion.Kind.PROMOTE,
             treefile=treefile,

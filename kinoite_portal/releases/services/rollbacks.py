@@ -11,7 +11,7 @@ from kinoite_portal.ostree import validate_checksum
 from kinoite_portal.ostree.errors import InvalidChecksum
 from kinoite_portal.releases import notifications
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage
-from kinoite_portal.releases.services.promotions import PromotionError, _require_repo
+from kinoite_portal.releases.services.promotions import PromotionConflict, PromotionError, _require_repo
 
 
 def rollback_candidates(*, stage: Stage, ref_name: str) -> list[Commit]:
@@ -64,7 +64,7 @@ def rollback_request(
     ref = update.ref
     head = ref.head
     if head is None or head.content_checksum == old.content_checksum:
-        raise PromotionError(f"{stage.name}:{ref.name} already publishes the tree of {checksum[:10]}.")
+        raise PromotionConflict(f"{stage.name}:{ref.name} already publishes the tree of {checksum[:10]}.")
     source = stage.previous_stage() or stage
     with transaction.atomic():
         open_one = (
@@ -75,7 +75,7 @@ def rollback_request(
             .first()
         )
         if open_one is not None:
-            raise PromotionError(f"Rollback #{open_one.pk} of {ref.name} is already open ({open_one.state}).")
+            raise PromotionConflict(f"Rollback #{open_one.pk} of {ref.name} is already open ({open_one.state}).")
         promotion = Promotion.objects.create(
             kind=Promotion.Kind.ROLLBACK,
             treefile=_treefile_for_ref(ref.name),
