@@ -11,14 +11,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 # The same real-service helpers the test suite uses: one throwaway Redis recipe, one port probe.
-from tests.services import free_port, wait_for_port
+from tests.services import free_port, start_worker, wait_for_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -136,42 +135,12 @@ def django_setup(env: Mapping[str, str], *, migrate: bool = True) -> None:
 
 @contextmanager
 def celery_worker(env: Mapping[str, str], log_dir: Path, *, queues: str = "default,compose,repo") -> Iterator[Path]:
-    """Start a real ``celery worker`` (as tests/services.py does) and yield its log path; stopped afterwards."""
-    name = f"bench-{uuid.uuid4().hex[:8]}@%h"
-    log_path = log_dir / "worker.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "kinoite_portal",
-        "worker",
-        "-n",
-        name,
-        "-Q",
-        queues,
-        "--pool=solo",
-        "--concurrency=1",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-    ]
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            cmd, cwd=PROJECT_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
-        )
+    """Start a real ``celery worker`` on the bench's database and broker and yield its log path; stopped afterwards."""
+    worker = start_worker(log_dir, queues=queues, env=env, timeout=60, name_prefix="bench")
     try:
-        deadline = time.monotonic() + 60
-        while " ready." not in log_path.read_text(errors="replace"):
-            if proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"celery worker not ready:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.05)
-        yield log_path
+        yield worker.log_path
     finally:
-        stop_group(proc)
+        worker.stop()
 
 
 def configure_celery_client(broker_url: str) -> None:

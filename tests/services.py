@@ -160,10 +160,16 @@ def start_worker(
     pool: str = "solo",
     concurrency: int = 1,
     extra_env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    name_prefix: str = "test",
 ) -> Worker:
-    """Start a real Celery worker on the test database and broker, and wait until it is ready."""
-    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    """Start a real Celery worker and wait until it is ready.
+
+    By default it shares this test run's database, broker and folders (``child_environment``); the benchmarks pass
+    an ``env`` of their own.
+    """
+    name = f"{name_prefix}-{uuid.uuid4().hex[:8]}@%h"
     log_path = log_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
     cmd = [
         sys.executable,
@@ -189,7 +195,7 @@ def start_worker(
             cwd=PROJECT_DIR,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=child_environment(extra_env),
+            env=dict(env) if env is not None else child_environment(extra_env),
             start_new_session=True,
         )
     worker = Worker(proc=proc, name=name.replace("%h", socket.gethostname()), log_path=log_path)
