@@ -53,26 +53,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def narrow_page(browser: Browser) -> Iterator[Page]:
-    """A phone-sized page (390 px wide)."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        yield page
-    finally:
-        context.close()
+def page(new_page: Callable[..., Page]) -> Page:
+    """A 1280 px page in the Europe/Berlin time zone."""
+    return new_page()
 
 
 @pytest.fixture
@@ -162,8 +145,7 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 # --- Data: real stages with tmp repos, the seed treefile, and the demo data set ----------------------------------
 
-REF_DEV = "fedora/x86_64/kinoite/dev"
-REF_STABLE = "fedora/x86_64/kinoite/stable"
+from tests.releases.conftest import REF_STABLE  # noqa: E402
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Shared helpers for the promote/approve/reject/rollback commands: act as a named portal user."""
+"""Shared helpers for the release commands: act as a named portal user, find a promotion or a stage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kinoite_portal.releases.models import Promotion
+from kinoite_portal.releases.models import Promotion, Stage
 from kinoite_portal.releases.services.approvals import approval_grant, approval_reject
 from kinoite_portal.releases.services.promotions import PromotionError
 
@@ -25,6 +25,15 @@ def promotion_by_id(pk: int) -> Promotion:
     if promotion is None:
         raise CommandError(f"No promotion #{pk}.")
     return promotion
+
+
+def stage_by_name(name: str) -> Stage:
+    """Return the stage called ``name``, or fail with the names there are."""
+    stage = Stage.objects.filter(name=name).first()
+    if stage is None:
+        names = ", ".join(Stage.objects.values_list("name", flat=True)) or "none"
+        raise CommandError(f"no stage {name!r} (stages: {names})")
+    return stage
 
 
 def describe(promotion: Promotion) -> str:

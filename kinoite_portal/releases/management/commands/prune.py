@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.ostree import LockTimeout, OstreeError
-from kinoite_portal.releases.models import Stage
+from kinoite_portal.releases.management.commands._promotion_common import stage_by_name
 from kinoite_portal.releases.services.retention import LOCK_TIMEOUT, RetentionError, repo_prune
 
 
@@ -28,10 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        stage = Stage.objects.filter(name=options["stage"]).first()
-        if stage is None:
-            names = ", ".join(Stage.objects.values_list("name", flat=True)) or "none"
-            raise CommandError(f"no stage {options['stage']!r} (stages: {names})")
+        stage = stage_by_name(options["stage"])
         try:
             report = repo_prune(
                 stage=stage,
