@@ -36,6 +36,7 @@ from kinoite_portal.ostree.validate import is_checksum
 from kinoite_portal.releases import notifications
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.diffs import tree_diffs_for_request
 from kinoite_portal.releases.services.stages import (
     stage_repo,
     stage_repo_busy,
@@ -189,6 +190,7 @@ def promotion_request(
         from kinoite_portal.releases.services.approvals import policy_refresh
 
         policy_refresh(promotion)
+        tree_diffs_for_request(promotion)
         audit_record(
             action="promotion.request",
             actor=user,

@@ -11,6 +11,7 @@ from kinoite_portal.ostree import validate_checksum
 from kinoite_portal.ostree.errors import InvalidChecksum
 from kinoite_portal.releases import notifications
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage
+from kinoite_portal.releases.services.diffs import tree_diffs_for_request
 from kinoite_portal.releases.services.promotions import PromotionConflict, PromotionError, _require_repo
 
 
@@ -89,6 +90,7 @@ def rollback_request(
         from kinoite_portal.releases.services.approvals import policy_refresh
 
         policy_refresh(promotion)
+        tree_diffs_for_request(promotion)
         audit_record(
             action="rollback.request",
             actor=user,
