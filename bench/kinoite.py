@@ -215,7 +215,7 @@ def _promote_and_watch(checksum: str, previous: str, prod: Path, requester: Any,
         if delta is None and f"{previous}-{checksum}" in deltas:
             delta = now
         promotion.refresh_from_db(fields=["state"])
-        if promotion.state in Promotion.FINISHED_STATES and visible is not None:
+        if promotion.state in Promotion.FINISHED_STATES and (visible is not None or promotion.state != "succeeded"):
             break
         time.sleep(0.02)
     promotion.refresh_from_db()

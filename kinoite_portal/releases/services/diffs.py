@@ -125,6 +125,10 @@ def pairs_for_ref_move(update: RefUpdate) -> list[tuple[Commit | None, Commit | 
     stage = update.ref.stage
     last = Stage.objects.order_by("-order").first()
     pairs: list[tuple[Commit | None, Commit | None]] = [(update.previous_commit, update.commit)]
+    if update.promotion is not None:
+        # The approval page compares the requested commit with the head the run replaced, which the database may
+        # not have known before the run read it from the repo.
+        pairs.append((update.promotion.previous_head, update.promotion.commit))
     treefiles = _treefiles_of(update.ref.name)
     if last is None:
         return pairs
@@ -146,7 +150,13 @@ def pairs_for_ref_move(update: RefUpdate) -> list[tuple[Commit | None, Commit | 
 def tree_diffs_after_ref_move(*, update_id: int) -> None:
     """Count the pairs a ref move makes the pages compare: now for an earlier stage's ref, which only a worker
     (a compose, an import) moves; queued for the last stage's, so a promotion's own run does not wait for them."""
-    update = RefUpdate.objects.select_related("ref__stage", "commit", "previous_commit").filter(pk=update_id).first()
+    update = (
+        RefUpdate.objects.select_related(
+            "ref__stage", "commit", "previous_commit", "promotion__commit", "promotion__previous_head"
+        )
+        .filter(pk=update_id)
+        .first()
+    )
     if update is None:
         return
     pairs = pairs_for_ref_move(update)
