@@ -9,8 +9,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Compose, Treefile
-from kinoite_portal.releases.services.composes import ComposeError, compose_request
+from kinoite_portal.releases.services.composes import compose_request
 from kinoite_portal.releases.services.treefiles import treefile_save
 from kinoite_portal.releases.treefile_schema import TreefileInvalid, parse_treefile_json
 
