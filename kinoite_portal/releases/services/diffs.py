@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
 
 from kinoite_portal.ostree import OstreeError, Package, PackageDiff, Repo, diff_packages
-from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, TreeDiff, Treefile
+from kinoite_portal.releases import selectors
+from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, TreeDiff
+from kinoite_portal.releases.services.queueing import task_send_args_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -99,20 +99,8 @@ def tree_diffs_queue(pairs: Iterable[tuple[Commit | None, Commit | None]]) -> No
     ids = sorted({(o.pk, n.pk) for o, n in pairs if o is not None and n is not None and o.pk != n.pk})
     if not ids:
         return
-    from kinoite_portal.releases.tasks.diffs import tree_diffs_task
-
-    def send() -> None:
-        try:
-            tree_diffs_task.delay([list(pair) for pair in ids])
-        except Exception:
-            # The pages say the files are not counted yet; the next ref move or request queues them again.
-            logger.exception("could not queue the tree diffs %s", ids)
-
-    transaction.on_commit(send)
-
-
-def _treefiles_of(ref_name: str) -> list[Treefile]:
-    return [t for t in Treefile.objects.filter(Q(published_ref=ref_name) | Q(content__ref=ref_name))]
+    # A send that fails leaves the pages saying the files are not counted; the next ref move or request sends again.
+    task_send_args_on_commit("releases.repo_tree_diffs", [[list(pair) for pair in ids]])
 
 
 def pairs_for_ref_move(update: RefUpdate) -> list[tuple[Commit | None, Commit | None]]:
@@ -129,7 +117,8 @@ def pairs_for_ref_move(update: RefUpdate) -> list[tuple[Commit | None, Commit | 
         # The approval page compares the requested commit with the head the run replaced, which the database may
         # not have known before the run read it from the repo.
         pairs.append((update.promotion.previous_head, update.promotion.commit))
-    treefiles = _treefiles_of(update.ref.name)
+    owner = selectors.treefile_owning([update.ref.name])
+    treefiles = [owner] if owner is not None else []
     if last is None:
         return pairs
     if stage.pk == last.pk:
