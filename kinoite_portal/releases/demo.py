@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from kinoite_portal.releases.models import Stage, Treefile
+from kinoite_portal.releases.services.signing import signing_key_generate, stage_resign
 from kinoite_portal.releases.services.stages import stage_ensure
 from kinoite_portal.releases.services.treefiles import treefile_save
 
@@ -40,12 +41,15 @@ SEED_TREEFILE = {
 
 
 def seed_stages() -> list[Stage]:
-    """Create the dev and prod stages and their repos."""
+    """Create the dev and prod stages and their repos; prod, which desktops pull from, signs from the start."""
     base = settings.PORTAL_PUBLIC_URL.rstrip("/")
-    return [
-        stage_ensure(name="dev", order=0, repo_path="dev", public_url=f"{base}/repo/dev/"),
-        stage_ensure(name="prod", order=1, repo_path="prod", public_url=f"{base}/repo/prod/"),
-    ]
+    dev = stage_ensure(name="dev", order=0, repo_path="dev", public_url=f"{base}/repo/dev/")
+    prod = stage_ensure(name="prod", order=1, repo_path="prod", public_url=f"{base}/repo/prod/")
+    if prod.signing_key_id is None:
+        # In this process and at once: the demo runs before any worker, and an older unsigned demo gets signed too.
+        signing_key_generate(stage=prod, name="Kinoite Portal demo prod signing", queue_resign=False)
+        stage_resign(stage=prod)
+    return [dev, prod]
 
 
 def seed_treefile() -> Treefile:
