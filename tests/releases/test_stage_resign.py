@@ -113,3 +113,15 @@ def test_resigning_a_stage_without_a_key_is_refused_and_changes_nothing(
     assert (stages["prod"].repo_dir / "summary").read_bytes() == summary_before
     assert not (stages["prod"].repo_dir / "summary.sig").exists()
     assert Repo(stages["prod"].repo_dir).signature_key_ids(head) == []
+
+
+def test_a_gnupg_folder_too_deep_for_the_agent_socket_gets_a_clear_error_and_nothing_changes(
+    stages, settings, tmp_path
+):
+    settings.PORTAL_GNUPG_ROOT = tmp_path / ("deep-" * 20)
+
+    with pytest.raises(SigningKeyError, match="Set PORTAL_GNUPG_ROOT to a shorter folder"):
+        signing_key_generate(stage=stages["prod"])
+
+    assert Stage.objects.get(name="prod").signing_key is None
+    assert list(settings.PORTAL_GNUPG_ROOT.iterdir()) == []

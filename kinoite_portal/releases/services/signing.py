@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from kinoite_portal.core.audit import audit_record
-from kinoite_portal.ostree import gpg
+from kinoite_portal.ostree import OstreeError, gpg
 from kinoite_portal.releases.models import SigningKey, Stage
 from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
 
@@ -27,6 +27,21 @@ logger = logging.getLogger(__name__)
 
 class SigningKeyError(Exception):
     """A key could not be made or used; the message is shown to the admin as is."""
+
+
+# gpg-agent listens on sockets inside the GnuPG home; a unix socket path longer than this cannot be bound.
+SOCKET_PATH_LIMIT = 107
+
+
+def _gpg_failure(what: str, home: Path, exc: Exception) -> SigningKeyError:
+    socket = home / "S.gpg-agent.browser"
+    if len(str(socket)) > SOCKET_PATH_LIMIT:
+        return SigningKeyError(
+            f"{what}: gpg-agent cannot listen in {home} (its socket path would be {len(str(socket))} characters, "
+            f"more than {SOCKET_PATH_LIMIT}). Set PORTAL_GNUPG_ROOT to a shorter folder that survives reboots, "
+            "such as /var/lib/kinoite-portal/gnupg."
+        )
+    return SigningKeyError(f"{what}: {exc}")
 
 
 def _new_home(stage: Stage) -> Path:
@@ -77,9 +92,10 @@ def signing_key_generate(
     home = _new_home(stage)
     try:
         fingerprint = gpg.generate_key(home, name, email)
-    except (gpg.GpgError, ValueError) as exc:
+    except (OstreeError, ValueError) as exc:
+        gpg.kill_agent(home)
         shutil.rmtree(home, ignore_errors=True)
-        raise SigningKeyError(f"Could not generate a key: {exc}") from exc
+        raise _gpg_failure("Could not generate a key", home, exc) from exc
     return _attach(
         stage=stage,
         home=home,
@@ -98,10 +114,10 @@ def signing_key_import(
     home = _new_home(stage)
     try:
         fingerprint = gpg.import_secret_key(home, armored)
-    except (gpg.GpgError, ValueError) as exc:
+    except (OstreeError, ValueError) as exc:
         gpg.kill_agent(home)
         shutil.rmtree(home, ignore_errors=True)
-        raise SigningKeyError(f"Could not import the key: {exc}") from exc
+        raise _gpg_failure("Could not import the key", home, exc) from exc
     name = name.strip() or f"{stage.name} key {fingerprint[-16:]}"
     return _attach(
         stage=stage,
