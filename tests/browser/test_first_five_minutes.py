@@ -14,7 +14,6 @@ import pytest
 
 from tests.demo_stack import DemoStack, running_demo
 from tests.releases.conftest import REF_STABLE
-from tests.services import wait_until
 
 
 def ostree(*args: str) -> subprocess.CompletedProcess[str]:
