@@ -6,8 +6,9 @@ import logging
 
 from django.conf import settings
 
+from kinoite_portal.releases.errors import SigningKeyError
 from kinoite_portal.releases.models import Stage, Treefile
-from kinoite_portal.releases.services.signing import SigningKeyError, signing_key_generate, stage_resign
+from kinoite_portal.releases.services.signing import signing_key_generate, stage_resign
 from kinoite_portal.releases.services.stages import stage_ensure
 from kinoite_portal.releases.services.treefiles import treefile_save
 

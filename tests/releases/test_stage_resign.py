@@ -9,11 +9,11 @@ import pytest
 
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import Repo
+from kinoite_portal.releases.errors import SigningKeyError
 from kinoite_portal.releases.models import Promotion, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from kinoite_portal.releases.services.signing import (
-    SigningKeyError,
     signing_key_generate,
     stage_resign,
     stage_signing_key_set,

@@ -7,7 +7,6 @@ to those heads, and the summary) in a worker task on the repo queue, so a client
 
 from __future__ import annotations
 
-import logging
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -19,15 +18,10 @@ from django.db import transaction
 
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import OstreeError, gpg
+from kinoite_portal.releases.errors import SigningKeyError
 from kinoite_portal.releases.models import SigningKey, Stage
+from kinoite_portal.releases.services.queueing import task_send_on_commit
 from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
-
-logger = logging.getLogger(__name__)
-
-
-class SigningKeyError(Exception):
-    """A key could not be made or used; the message is shown to the admin as is."""
-
 
 # gpg-agent listens on sockets inside the GnuPG home; a unix socket path longer than this cannot be bound.
 SOCKET_PATH_LIMIT = 107
@@ -154,16 +148,7 @@ def stage_signing_key_set(*, stage: Stage, key: SigningKey | None, actor: Any = 
 
 def stage_resign_queue(*, stage: Stage) -> None:
     """Queue the re-signing of ``stage`` once the surrounding transaction commits (the repo queue's worker runs it)."""
-    from kinoite_portal.releases.tasks.signing import repo_resign_task
-
-    def send() -> None:
-        try:
-            repo_resign_task.delay(stage.pk)
-        except Exception:
-            # The next promotion signs what it publishes; the admin sees the stage as unsigned until then.
-            logger.exception("could not queue the re-signing of stage %s", stage.name)
-
-    transaction.on_commit(send)
+    task_send_on_commit("releases.repo_resign", stage)
 
 
 @dataclass(frozen=True)
