@@ -9,6 +9,7 @@ server-side from gunicorn's access log and client-side from the "transferred" li
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from bench import trees
@@ -99,6 +100,10 @@ def run(*, quick: bool) -> ItemResult:
         with celery_worker(env, tmp, queues="default,repo"):
             say("item 4: promoting the update with the portal's task")
             _promote(v2, requester, approver)
+            # The delta follows the published ref in a task of its own.
+            deadline = time.monotonic() + 600
+            while f"{v1}-{v2}" not in prod.static_deltas() and time.monotonic() < deadline:
+                time.sleep(0.2)
         deltas = prod.static_deltas()
         if f"{v1}-{v2}" not in deltas:
             raise RuntimeError(f"the promotion made no static delta {v1[:10]}-{v2[:10]} (deltas: {deltas})")

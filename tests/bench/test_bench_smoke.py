@@ -25,7 +25,7 @@ EXPECTED = {
         "promotion (",
         "approval -> ref visible to clients",
         "approval -> static delta available",
-        "static-delta generate alone",
+        "static delta after the ref",
         "rollback commit of a ",
         "commit import",
         "changes counted at import",

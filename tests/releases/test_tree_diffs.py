@@ -121,7 +121,7 @@ def test_a_real_worker_counts_what_a_rollback_request_will_show(
         message="the worker stored the rollback's changes",
     )
     assert (stored.files_added, stored.files_removed, stored.files_modified) == (2, 2, 2)
-    assert "releases.repo_tree_diffs" in celery_worker.log()
+    assert "releases.tree_diffs" in celery_worker.log()
     monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a page view started a process"))
     page = client_for(approver).get(f"/releases/promotions/{rollback.pk}/").content.decode()
     assert "2 added" in page

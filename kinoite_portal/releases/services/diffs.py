@@ -100,7 +100,7 @@ def tree_diffs_queue(pairs: Iterable[tuple[Commit | None, Commit | None]]) -> No
     if not ids:
         return
     # A send that fails leaves the pages saying the files are not counted; the next ref move or request sends again.
-    task_send_args_on_commit("releases.repo_tree_diffs", [[list(pair) for pair in ids]])
+    task_send_args_on_commit("releases.tree_diffs", [[list(pair) for pair in ids]])
 
 
 def pairs_for_ref_move(update: RefUpdate) -> list[tuple[Commit | None, Commit | None]]:

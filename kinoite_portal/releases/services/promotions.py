@@ -38,6 +38,7 @@ from kinoite_portal.releases.services.approvals import policy_refresh
 from kinoite_portal.releases.services.commits import commit_import, ref_move
 from kinoite_portal.releases.services.diffs import tree_diffs_for_request
 from kinoite_portal.releases.services.joblog import JobLog
+from kinoite_portal.releases.services.queueing import task_send_args_on_commit
 from kinoite_portal.releases.services.stages import (
     stage_repo,
     stage_repo_lock,
@@ -380,6 +381,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
                     },
                 )
                 transaction.on_commit(lambda: notifications.notify_requester(promotion, "done"))
+                task_send_args_on_commit("releases.static_delta", [promotion.pk])
     return promotion
 
 
@@ -427,8 +429,10 @@ def _run_steps(promotion: Promotion, log: JobLog) -> tuple[str, bool]:
             # Sign once (gpg-sign appends a duplicate when run twice), and before the delta, which embeds signatures.
             signed_now = target.gpg_sign(published, key[0], key[1])
         previous = promotion.previous_head.checksum if promotion.previous_head else None
-        if previous and previous != published and target.has_commit(previous):
-            target.generate_static_delta(previous, published, force=signed_now)
+        if signed_now and previous and f"{previous}-{published}" in target.static_deltas():
+            # A delta embeds its target's signatures as they were: the delta task makes this one again.
+            target.delete_static_delta(f"{previous}-{published}")
+        # The ref is published with this summary; the static delta follows in a task of its own (services.deltas).
         stage_summary_update(repo=target, stage=target_stage)
     except OstreeError as exc:
         raise PublishIncomplete(published, recommit, exc) from exc
