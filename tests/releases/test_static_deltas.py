@@ -103,3 +103,17 @@ def test_a_real_worker_publishes_the_ref_then_adds_the_delta(
     name = f"{v1.checksum}-{v2.checksum}"
     wait_until(lambda: name in summary_view(prod), timeout=90, message="the summary lists the static delta")
     assert "releases.static_delta" in celery_worker.log()
+
+
+def test_the_delta_task_leaves_the_delta_to_a_later_request_of_the_same_ref(
+    stages, make_dev_commit, release_engineer, approver
+):
+    v1 = make_dev_commit("41.20261125.0")
+    promote(v1, release_engineer, approver)
+    v2 = make_dev_commit("41.20261126.0", bash="5.2.37")
+    p2 = promote(v2, release_engineer, approver)
+    v3 = make_dev_commit("41.20261127.0", bash="5.2.38")
+    promotion_request(user=release_engineer, checksum=v3.checksum)
+
+    assert static_delta_publish(promotion_id=p2.pk) is None
+    assert Repo(stages["prod"].repo_dir).static_deltas() == []

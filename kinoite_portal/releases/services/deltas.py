@@ -22,8 +22,9 @@ LOCK_TIMEOUT = 60.0
 def static_delta_publish(*, promotion_id: int) -> str | None:
     """Generate the delta from the head a promotion replaced to the commit it published; return its name, or None.
 
-    Nothing is done when the promotion is gone, did not succeed or replaced no head, or when its commit is no longer
-    the ref's head (a delta to a commit clients no longer get is never used). Safe to run twice: a delta is kept.
+    Nothing is done when the promotion is gone, did not succeed or replaced no head, or when a later request for the
+    ref exists or its commit is no longer the ref's head (a delta to a commit clients no longer get is never used).
+    Safe to run twice: a delta is kept.
     """
     promotion = (
         Promotion.objects.select_related(
@@ -35,6 +36,12 @@ def static_delta_publish(*, promotion_id: int) -> str | None:
     if promotion is None or promotion.state != Promotion.State.SUCCEEDED or promotion.previous_head is None:
         return None
     assert promotion.published_commit is not None
+    newer = Promotion.objects.filter(
+        pk__gt=promotion.pk, target_stage=promotion.target_stage, target_ref=promotion.target_ref
+    ).exclude(state__in=[Promotion.State.FAILED, Promotion.State.REJECTED, Promotion.State.CANCELLED])
+    if newer.exists():
+        # A later request moves (or will move) the ref on: its own task makes the delta clients will use.
+        return None
     previous, published = promotion.previous_head.checksum, promotion.published_commit.checksum
     with JobLog(Promotion, promotion.pk) as log:
         target = stage_repo(promotion.target_stage, log=log)
