@@ -222,7 +222,12 @@ def target_head_for(treefile: Treefile | None, target: Stage | None) -> Commit |
     """Return the commit ``target`` publishes for ``treefile`` now, or None."""
     if treefile is None or target is None:
         return None
-    ref = Ref.objects.filter(stage=target, name=treefile.published_ref).select_related("head").first()
+    ref = (
+        Ref.objects.filter(stage=target, name=treefile.published_ref)
+        .select_related("head")
+        .defer(*without_heavy("head"))
+        .first()
+    )
     return ref.head if ref else None
 
 
@@ -316,14 +321,11 @@ def commit_page(commit: Commit) -> CommitPage:
 
 
 def promotion_detail(pk: int) -> Promotion:
-    return Promotion.objects.select_related(
-        "commit",
-        "commit__recommit_of",
-        "commit__restores",
-        "published_commit",
-        "previous_head",
-        "source_stage",
-        "target_stage",
-        "requested_by",
-        "treefile",
-    ).get(pk=pk)
+    """Return a promotion with what its page shows; the commits' package lists stay in the database (a worker stored
+    the changes between them), since a Kinoite-sized list is what made the page slow."""
+    commits = ("commit", "commit__recommit_of", "commit__restores", "published_commit", "previous_head")
+    return (
+        Promotion.objects.select_related(*commits, "source_stage", "target_stage", "requested_by", "treefile")
+        .defer(*(field for relation in commits for field in without_heavy(relation)))
+        .get(pk=pk)
+    )
