@@ -175,6 +175,11 @@ PORTAL_COMMAND_TIMEOUT = env_int("PORTAL_COMMAND_TIMEOUT", 1800)
 PORTAL_SERVE_FILES = env_bool("PORTAL_SERVE_FILES", not PRODUCTION)
 PORTAL_PUBLIC_URL = env_str("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
+# How the rollout rings take part in promotions and check-ins without releases or fleet importing them.
+PORTAL_PUBLISH_PLAN = "kinoite_portal.rollouts.publishing.ring_publish_plan"
+PORTAL_CHECKIN_ANSWER = "kinoite_portal.rollouts.following.checkin_answer"
+# After a check-in, gates are evaluated at most once per this many seconds (beat evaluates them every 15 s anyway).
+PORTAL_GATE_DEBOUNCE_SECONDS = env_int("PORTAL_GATE_DEBOUNCE_SECONDS", 2)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_CHECKIN_MAX_BYTES

@@ -214,5 +214,22 @@ def ring_progress(rollout: Rollout, *, now: datetime | None = None) -> list[Ring
 
 def active_rollouts(stage: Stage | None = None) -> QuerySet[Rollout]:
     """Return the rollouts still running, paused or halted, newest first."""
-    queryset = Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES).select_related("stage", "commit", "promotion")
+    queryset = Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES).select_related(
+        "stage", "commit", "previous_commit", "promotion"
+    )
     return queryset.filter(stage=stage) if stage is not None else queryset
+
+
+def rollouts_recent(*, active_only: bool = False, limit: int = 50) -> QuerySet[Rollout]:
+    """Return the latest rollouts, newest first."""
+    queryset = (
+        active_rollouts() if active_only else Rollout.objects.select_related("stage", "commit", "previous_commit")
+    )
+    return queryset.order_by("-created_at", "-id")[:limit]
+
+
+def rings_with_members() -> QuerySet[Ring]:
+    """Return every stage's rings in order, with their departments and single hosts."""
+    return (
+        Ring.objects.select_related("stage").prefetch_related("departments", "hosts").order_by("stage__order", "order")
+    )
