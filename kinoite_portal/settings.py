@@ -189,7 +189,8 @@ PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
 # How the rollout rings take part in promotions and check-ins without releases or fleet importing them.
 PORTAL_PUBLISH_PLAN = "kinoite_portal.rollouts.publishing.ring_publish_plan"
 PORTAL_CHECKIN_ANSWER = "kinoite_portal.rollouts.following.checkin_answer"
-# After a check-in, gates are evaluated at most once per this many seconds (beat evaluates them every 15 s anyway).
+# A check-in queues a gate evaluation (at most one per PORTAL_GATE_DEBOUNCE_SECONDS); beat evaluates every 15 s anyway.
+PORTAL_GATE_EVALUATE_ON_CHECKIN = env_bool("PORTAL_GATE_EVALUATE_ON_CHECKIN", True)
 PORTAL_GATE_DEBOUNCE_SECONDS = env_int("PORTAL_GATE_DEBOUNCE_SECONDS", 2)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)

@@ -36,4 +36,5 @@ def _queue_if_first() -> None:
 
 def gates_evaluate_soon(**_: object) -> None:
     """Queue a gate evaluation once the current transaction commits (the receiver of ``host_checked_in``)."""
-    transaction.on_commit(_queue_if_first)
+    if settings.PORTAL_GATE_EVALUATE_ON_CHECKIN:
+        transaction.on_commit(_queue_if_first)

@@ -21,6 +21,13 @@ EXPECTED = {
     ],
     3: ["check-ins per second", "check-in p95 latency", "failed check-ins"],
     4: ["bytes served for a "],
+    5: [
+        "gate evaluation: median",
+        "gate evaluation: p95",
+        "gate evaluation: SQL queries",
+        "last qualifying check-in -> next ring's ref moved, check-in queues an evaluation",
+        "last qualifying check-in -> next ring's ref moved, beat alone",
+    ],
 }
 
 
