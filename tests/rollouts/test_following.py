@@ -159,9 +159,9 @@ def test_the_agent_rebases_to_the_named_ref_with_its_remote_once(tmp_path: Path)
         deployment(fake_checksum("old"), booted=True, origin=f"corp:{PROD_REF}"),
     )
 
-    assert agent.follow(config, on_stable, PILOT, 30) == f"rebased to corp:{PILOT} (applies at the next boot)"
-    assert agent.follow(config, rebased, PILOT, 30) is None  # already staged on the new origin
-    assert agent.follow(config, on_stable, PROD_REF, 30) is None
-    assert agent.follow(config, on_stable, "../etc; rm -rf /", 30) is None
-    assert agent.follow({**config, "REBASE": "off"}, on_stable, PILOT, 30) is None
+    assert agent.follow(config, on_stable, PILOT) == f"rebased to corp:{PILOT} (applies at the next boot)"
+    assert agent.follow(config, rebased, PILOT) is None  # already staged on the new origin
+    assert agent.follow(config, on_stable, PROD_REF) is None
+    assert agent.follow(config, on_stable, "../etc; rm -rf /") is None
+    assert agent.follow({**config, "REBASE": "off"}, on_stable, PILOT) is None
     assert [json.loads(line) for line in calls.read_text().splitlines()] == [[f"corp:{PILOT}"]]

@@ -7,6 +7,8 @@ evaluations (queued by check-ins) and the ring moves. Only rpm-ostree is mocked 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -19,8 +21,9 @@ from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.promotions import promotion_request
 from kinoite_portal.rollouts.models import Ring, Rollout, RolloutRing
+from kinoite_portal.rollouts.services.rollouts import rollout_rollback
 from tests.fleet.helpers import PROD_REF
-from tests.rollouts.conftest import FALLBACK, GREEN, RED
+from tests.rollouts.conftest import FALLBACK, GREEN, RED, RING_RPM_OSTREE
 from tests.services import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -178,3 +181,48 @@ def test_a_pilot_that_boots_the_commit_unhealthy_halts_the_rollout_and_the_next_
     assert early.pull(PROD_REF).returncode == 0
     assert early.rev(PROD_REF) == old.checksum
     assert early.deployed()[0] == (old.checksum, f"prod:{PROD_REF}")
+
+    # The forward rollback of the pilot ring: requested, approved as usual, published by the worker; the pilot's
+    # next update brings back the old tree under a new, newer commit.
+    (rollback,) = rollout_rollback(user=release_engineer, rollout=rollout)
+    approval_grant(user=approver, promotion=rollback)
+    wait_until(
+        lambda: Promotion.objects.get(pk=rollback.pk).state in Promotion.FINISHED_STATES, timeout=90, message="rollback"
+    )
+    rollback.refresh_from_db()
+    assert rollback.state == Promotion.State.SUCCEEDED, rollback.log
+    assert rollback.published_commit is not None
+    assert prod.resolve(PILOT) == rollback.published_commit.checksum
+    assert rollback.published_commit.content_checksum == old.content_checksum
+    upgrade = subprocess.run(
+        [sys.executable, str(RING_RPM_OSTREE), str(pilots[1].sysroot), "upgrade"], capture_output=True, text=True
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert pilots[1].deployed()[0] == (rollback.published_commit.checksum, f"prod:{PILOT}")
+
+
+def test_beat_alone_moves_the_next_ring_after_a_healthy_check_in(
+    stages: dict[str, Stage],
+    make_dev_commit: Any,
+    fleet: dict[str, Department],
+    make_desktop: Any,
+    release_engineer: Any,
+    approver: Any,
+    celery_worker: Any,
+    start_beat: Any,
+    live_server: Any,
+    settings: Any,
+) -> None:
+    settings.PORTAL_GATE_EVALUATE_ON_CHECKIN = False  # no evaluation queued by the check-in: only beat's schedule
+    publish(make_dev_commit("41.20261101.0"), release_engineer, approver)
+    add_rings(stages["prod"], fleet)
+    pilot = make_desktop("it-001", fleet["it"], live_server.url)
+    new = publish(make_dev_commit("41.20261125.0"), release_engineer, approver).published_commit
+    pilot.agent()  # rebases to the pilot ref
+    pilot.agent()  # reports it booted healthy
+    start_beat()
+
+    wait_moved("early", celery_worker)
+
+    assert new is not None
+    assert Repo(stages["prod"].repo_dir).resolve(EARLY) == new.checksum

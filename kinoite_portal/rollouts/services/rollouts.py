@@ -29,7 +29,7 @@ from kinoite_portal.releases.services.stages import (
 )
 from kinoite_portal.rollouts import notifications
 from kinoite_portal.rollouts.models import Ring, Rollout, RolloutEvent, RolloutRing
-from kinoite_portal.rollouts.selectors import Gate, RingProgress, ring_progress
+from kinoite_portal.rollouts.selectors import Gate, ring_progress
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,12 @@ def _bound(commit: Commit, ref: str) -> bool:
 def rollout_ring_move(*, rollout_ring_id: int) -> RolloutRing:
     """Move a ring's ref (and, for the last ring, the stage ref) to the rollout's commit; safe to run again."""
     rollout_ring = RolloutRing.objects.select_related(
-        "rollout", "rollout__stage", "rollout__stage__signing_key", "rollout__commit", "rollout__promotion"
+        "rollout",
+        "rollout__stage",
+        "rollout__stage__signing_key",
+        "rollout__commit",
+        "rollout__previous_commit",
+        "rollout__promotion",
     ).get(pk=rollout_ring_id)
     if rollout_ring.state != RolloutRing.State.MOVING:
         return rollout_ring
@@ -278,8 +283,12 @@ def rollout_ring_move(*, rollout_ring_id: int) -> RolloutRing:
 
 
 def _deltas_and_summary(repo: Repo, rollout: Rollout, previous: dict[str, str | None]) -> None:
-    """Make the static delta each moved ref's clients need (if missing), then the signed summary."""
-    for old in {checksum for checksum in previous.values() if checksum and checksum != rollout.commit.checksum}:
+    """Make the static deltas the moved refs' clients need (if missing), then the signed summary.
+
+    Clients come from the ref's previous commit, or, rebasing from the stage ref, from what it held at the start.
+    """
+    olds = {*previous.values(), rollout.previous_commit.checksum if rollout.previous_commit else None}
+    for old in {checksum for checksum in olds if checksum and checksum != rollout.commit.checksum}:
         if repo.has_commit(old):
             repo.generate_static_delta(old, rollout.commit.checksum)
     stage_summary_update(repo=repo, stage=rollout.stage)
@@ -288,18 +297,13 @@ def _deltas_and_summary(repo: Repo, rollout: Rollout, previous: dict[str, str | 
 # ------------------------------------------------------------------------------------------------- gates
 
 
-def _failing(item: RingProgress) -> bool:
-    failed = item.failed - item.ring.accepted_failures
-    return failed > 0 and failed * 100 >= item.ring.failure_threshold * item.active
-
-
 def rollout_evaluate(*, rollout: Rollout, now: datetime | None = None) -> list[str]:
     """Apply the gates of one rollout: halt on failures, move the next ring when a gate opens; return what it did."""
     now = now or timezone.now()
     done: list[str] = []
     progress = ring_progress(rollout, now=now)
     for item in progress:
-        if item.ring.state == RolloutRing.State.MOVED and _failing(item):
+        if item.gate == Gate.FAILING:
             reason = (
                 f"{item.failed} of {item.active} active hosts of the {item.ring.name} ring failed on "
                 f"{rollout.commit.version or rollout.commit.checksum[:10]} (failure threshold "
