@@ -186,9 +186,6 @@ PORTAL_SERVE_FILES = env_bool("PORTAL_SERVE_FILES", not PRODUCTION)
 # Where desktops and email readers reach the portal; run_portal derives it from --bind unless it is set.
 PORTAL_PUBLIC_URL = env_or_running("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
-# How the rollout rings take part in promotions and check-ins without releases or fleet importing them.
-PORTAL_PUBLISH_PLAN = "kinoite_portal.rollouts.publishing.ring_publish_plan"
-PORTAL_CHECKIN_ANSWER = "kinoite_portal.rollouts.following.checkin_answer"
 # A check-in queues a gate evaluation (at most one per PORTAL_GATE_DEBOUNCE_SECONDS); beat evaluates every 15 s anyway.
 PORTAL_GATE_EVALUATE_ON_CHECKIN = env_bool("PORTAL_GATE_EVALUATE_ON_CHECKIN", True)
 PORTAL_GATE_DEBOUNCE_SECONDS = env_int("PORTAL_GATE_DEBOUNCE_SECONDS", 2)
@@ -200,6 +197,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_CHECKIN_MAX_BYTES
 PORTAL_TLS_CERT = env_str("PORTAL_TLS_CERT")
 PORTAL_TLS_KEY = env_str("PORTAL_TLS_KEY")
 PORTAL_WEBSERVER_USER = env_str("PORTAL_WEBSERVER_USER")
+
+# Layers run one way (ostree <- core <- releases <- fleet <- rollouts): where a lower app needs what a higher one
+# knows, it calls the function one of these settings names (read with import_string), and never imports it.
+# Commits desktops boot, stage or keep for rollback, which retention must not prune: () -> Iterable[str].
+PORTAL_BOOTED_CHECKSUMS_PROVIDER = "kinoite_portal.fleet.selectors.host_deployed_checksums"
+# What the fleet says about a commit, shown on the approval page: (checksum=) -> object for the template, or None.
+PORTAL_PROMOTION_EVIDENCE_PROVIDER = "kinoite_portal.fleet.selectors.pilot_evidence"
+# Sets the departments a directory user heads from the directory's groups:
+# (user=, wanted=set of slugs, managed=set of slugs) -> (added, removed, missing) lists of slugs.
+PORTAL_DEPARTMENT_HEADS_SYNC = "kinoite_portal.fleet.services.departments.department_heads_sync"
+# Which ref a promotion moves and which refs it binds (the rollout rings): (stage=, ref=, kind=) -> PublishPlan.
+PORTAL_PUBLISH_PLAN_PROVIDER = "kinoite_portal.rollouts.publishing.ring_publish_plan"
+# What the check-in answer adds (the ref the desktop's ring follows): (host=) -> dict.
+PORTAL_CHECKIN_ANSWER_PROVIDER = "kinoite_portal.rollouts.following.checkin_answer"
 
 # --- Email ------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

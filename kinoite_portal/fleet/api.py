@@ -215,6 +215,6 @@ def checkin(request: HttpRequest) -> JsonResponse:
 
 
 def checkin_answer(host: Host) -> dict[str, Any]:
-    """Return what apps above fleet add to the check-in answer (``PORTAL_CHECKIN_ANSWER``, e.g. the ref to follow)."""
-    name = getattr(settings, "PORTAL_CHECKIN_ANSWER", "")
+    """Return what apps above fleet add to the check-in answer (``PORTAL_CHECKIN_ANSWER_PROVIDER``: the ring's ref)."""
+    name = getattr(settings, "PORTAL_CHECKIN_ANSWER_PROVIDER", "")
     return dict(import_string(name)(host=host)) if name else {}

@@ -298,3 +298,11 @@ def pilot_evidence(*, checksum: str) -> PilotEvidence:
         silent=Count("id", filter=~recent | Q(last_checkin_at__isnull=True)),
     )
     return PilotEvidence(checksum=checksum.lower(), **counts)
+
+
+def host_deployed_checksums() -> set[str]:
+    """Return every commit a desktop boots, has staged or keeps as its rollback deployment (retention keeps them)."""
+    wanted: set[str] = set()
+    for row in Host.objects.values_list("booted_checksum", "staged_checksum", "rollback_checksum"):
+        wanted.update(checksum for checksum in row if checksum)
+    return wanted

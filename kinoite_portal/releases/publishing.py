@@ -1,9 +1,9 @@
 """Which refs a promotion moves and binds, and what it tells other apps once it published.
 
 Plain stages publish a commit under the treefile's ref. Apps above releases may change that without releases
-importing them: ``PORTAL_PUBLISH_PLAN`` names a function ``(*, stage, ref, kind) -> PublishPlan`` (the rollout rings
-move a ring's ref first and bind the commit to every ring's ref), and ``promotion_published`` is sent, inside the
-transaction that records the publication, once a promotion or rollback has moved its ref.
+importing them: ``PORTAL_PUBLISH_PLAN_PROVIDER`` names a function ``(*, stage, ref, kind) -> PublishPlan`` (the
+rollout rings move a ring's ref first and bind the commit to every ring's ref), and ``promotion_published`` is sent,
+inside the transaction that records the publication, once a promotion or rollback has moved its ref.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def plain_publish_plan(*, stage: Stage, ref: str, kind: str) -> PublishPlan:
 
 
 def publish_plan(*, stage: Stage, ref: str, kind: str) -> PublishPlan:
-    """Return the plan of the function ``PORTAL_PUBLISH_PLAN`` names (the plain plan when it names none)."""
-    name = getattr(settings, "PORTAL_PUBLISH_PLAN", "")
+    """Return the plan of the function ``PORTAL_PUBLISH_PLAN_PROVIDER`` names (the plain plan when it names none)."""
+    name = getattr(settings, "PORTAL_PUBLISH_PLAN_PROVIDER", "")
     plan_for: Callable[..., PublishPlan] = import_string(name) if name else plain_publish_plan
     return plan_for(stage=stage, ref=ref, kind=kind)

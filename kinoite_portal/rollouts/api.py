@@ -15,7 +15,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from kinoite_portal.releases.api import promotion_json, token_required
-from kinoite_portal.releases.services.promotions import PromotionError
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.rollouts.models import Rollout
 from kinoite_portal.rollouts.selectors import RingProgress, ring_progress, rings_with_members, rollouts_recent
 from kinoite_portal.rollouts.services.rollouts import (

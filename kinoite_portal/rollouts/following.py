@@ -1,8 +1,8 @@
 """Which ref each desktop should follow: its ring's ref once that exists, else the plain stage ref.
 
-The check-in answer names it (``PORTAL_CHECKIN_ANSWER``); the agent rebases when its origin differs. A ring's ref
-exists from the first rollout that reached the ring; before that the ring's hosts stay on the stage ref, which
-holds the same commit they would get. Desktops follow the last stage that has rings (prod).
+The check-in answer names it (``PORTAL_CHECKIN_ANSWER_PROVIDER``); the agent rebases when its origin differs. A
+ring's ref exists from the first rollout that reached the ring; before that the ring's hosts stay on the stage ref,
+which holds the same commit they would get. Desktops follow the last stage that has rings (prod).
 
 Every check-in asks, so the ring layout (the stage with rings, their names, the published refs) is kept for a few
 seconds per process; a change saved in this process is seen at once, in the others within ``LAYOUT_SECONDS``.

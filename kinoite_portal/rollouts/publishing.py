@@ -1,4 +1,4 @@
-"""How a promotion publishes on a stage with rings (the ``PORTAL_PUBLISH_PLAN`` hook of releases)."""
+"""How a promotion publishes on a stage with rings (the ``PORTAL_PUBLISH_PLAN_PROVIDER`` hook of releases)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from kinoite_portal.celery import app as celery_app
+
 logger = logging.getLogger(__name__)
 
 KEY = "kinoite-portal:rollouts:evaluate-soon"
@@ -25,10 +27,8 @@ def _queue_if_first() -> None:
     try:
         if not _client(settings.REDIS_URL).set(prefix + KEY, b"1", nx=True, ex=window):
             return  # an evaluation is already queued for the end of this window
-        from kinoite_portal.rollouts.tasks import evaluate_gates_task
-
         # At the end of the window, so it sees every check-in of the window (the last may be the one that counts).
-        evaluate_gates_task.apply_async(countdown=window)
+        celery_app.send_task("rollouts.evaluate_gates", countdown=window)
     except Exception:
         # A check-in never fails for this: beat evaluates the gates every 15 s anyway.
         logger.exception("could not queue a gate evaluation after a check-in")

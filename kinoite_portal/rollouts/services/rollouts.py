@@ -10,7 +10,6 @@ rollout's timeline.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate
 from kinoite_portal.releases.services.commits import ref_move
+from kinoite_portal.releases.services.queueing import task_send_on_commit
 from kinoite_portal.releases.services.stages import (
     stage_repo,
     stage_repo_busy,
@@ -30,8 +30,6 @@ from kinoite_portal.releases.services.stages import (
 from kinoite_portal.rollouts import notifications
 from kinoite_portal.rollouts.models import Ring, Rollout, RolloutEvent, RolloutRing
 from kinoite_portal.rollouts.selectors import Gate, ring_progress
-
-logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = 60.0
 # A ring still "moving" this long after the request lost its worker (a move takes seconds): send it again.
@@ -67,18 +65,9 @@ def _require_manager(user: Any) -> None:
         raise RolloutError("You may not act on rollouts (approvers only).")
 
 
-def _queue_move(rollout_ring_id: int) -> None:
-    from kinoite_portal.rollouts.tasks import ring_move_task
-
-    def send() -> None:
-        try:
-            ring_move_task.delay(rollout_ring_id)
-        except Exception:
-            logger.exception(
-                "could not queue the move of rollout ring #%s; the gate evaluation resends it", rollout_ring_id
-            )
-
-    transaction.on_commit(send)
+def _queue_move(rollout_ring: RolloutRing) -> None:
+    """Send the ring's move to the repo queue once the transaction commits (by name: services never import tasks)."""
+    task_send_on_commit("rollouts.ring_move", rollout_ring)
 
 
 # ------------------------------------------------------------------------------------------------- starting
@@ -149,7 +138,7 @@ def rollout_start(*, promotion: Promotion) -> Rollout | None:
                 ring=rollout_ring,
             )
         if whole_stage_rollback:
-            _queue_move(rollout_ring.pk)
+            _queue_move(rollout_ring)
     version = rollout.commit.version or rollout.commit.checksum[:10]
     message = (
         f"Rollback {version} reaches every ring of {stage.name} at once."
@@ -204,7 +193,7 @@ def _request_move(rollout_ring: RolloutRing, *, actor: Any = None, reason: str =
         advance_reason=reason,
     )
     if won:
-        _queue_move(rollout_ring.pk)
+        _queue_move(rollout_ring)
     return bool(won)
 
 
@@ -326,7 +315,7 @@ def rollout_evaluate(*, rollout: Rollout, now: datetime | None = None) -> list[s
                     message=f"the move of the {ring.name} ring lost its worker (moving, repo lock free); sent again",
                 )
                 RolloutRing.objects.filter(pk=ring.pk).update(move_requested_at=now)
-                _queue_move(ring.pk)
+                _queue_move(ring)
                 done.append(f"resent move of {ring.name}")
             continue
         if item.gate not in (Gate.OPEN, Gate.AWAITING_APPROVAL):
@@ -502,7 +491,7 @@ def rollout_rollback(*, user: Any, rollout: Rollout, comment: str = "") -> list[
     Once the last ring moved (and with it the stage ref), one rollback of the stage ref covers every ring; before,
     one rollback per moved ring ref restores the tree the stage ref still holds.
     """
-    from kinoite_portal.releases.services.promotions import PromotionError
+    from kinoite_portal.releases.errors import PromotionError
     from kinoite_portal.releases.services.rollbacks import rollback_request
 
     if rollout.state != Rollout.State.HALTED:

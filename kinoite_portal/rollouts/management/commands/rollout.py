@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.management.commands._promotion_common import acting_user
-from kinoite_portal.releases.services.promotions import PromotionError
 from kinoite_portal.rollouts.models import Rollout
 from kinoite_portal.rollouts.selectors import ring_progress, rollouts_recent
 from kinoite_portal.rollouts.services.rollouts import (
