@@ -1,4 +1,4 @@
-"""Item 5: rollout rings: the gate evaluation at fleet scale, and how soon a healthy check-in moves the next ring.
+"""Item 6: rollout rings: the gate evaluation at fleet scale, and how soon a healthy check-in moves the next ring.
 
 Gate evaluation: one running rollout of three rings over 10,000 hosts in 50 departments with 1,000,000 check-ins
 (seeded with set-based SQL on PostgreSQL), the pilot ring soaking. Measured: ``rollouts_evaluate()``, what the beat
@@ -137,7 +137,7 @@ def _seed_hosts(cursor: Any, lo: dict[str, int], hi: dict[str, int]) -> None:
     """,
         {"lo": lo["hosts"], "hi": hi["hosts"], "depts": DEPARTMENTS, "ref": PROD_REF, "new": new, "old": old},
     )
-    say(f"item 5: {n:,} hosts")
+    say(f"item 6: {n:,} hosts")
     step, total, started = 250_000, 0, time.monotonic()
     for start in range(lo["checkins"], hi["checkins"], step):
         end = min(start + step, hi["checkins"])
@@ -154,7 +154,7 @@ def _seed_hosts(cursor: Any, lo: dict[str, int], hi: dict[str, int]) -> None:
         """,
             {"start": start, "end": end, "hosts": hi["hosts"], "old": old, "ref": PROD_REF},
         )
-        say(f"item 5: {total:,} / {hi['checkins'] - lo['checkins']:,} check-ins ({time.monotonic() - started:.0f} s)")
+        say(f"item 6: {total:,} / {hi['checkins'] - lo['checkins']:,} check-ins ({time.monotonic() - started:.0f} s)")
     cursor.execute("SELECT setval(pg_get_serial_sequence('fleet_host', 'id'), (SELECT max(id) FROM fleet_host))")
     cursor.execute("ANALYZE")
 
@@ -193,7 +193,7 @@ def _gate_evaluation(result: ItemResult, scale: dict[str, Any], db_url: str, tmp
     tenth = {key: value // 10 for key, value in scale.items()}
     measured: dict[str, tuple[list[float], int]] = {}
     for label, lo, hi in (("1/10", zero, tenth), ("full", tenth, scale)):
-        say(f"item 5: seeding to {label}: {hi['hosts']:,} hosts, {hi['checkins']:,} check-ins")
+        say(f"item 6: seeding to {label}: {hi['hosts']:,} hosts, {hi['checkins']:,} check-ins")
         with connection.cursor() as cursor:
             _seed_hosts(cursor, lo, hi)
         times, queries, states = _measure_evaluation(scale["requests"], scale["cap"])
@@ -202,7 +202,7 @@ def _gate_evaluation(result: ItemResult, scale: dict[str, Any], db_url: str, tmp
         measured[label] = (times, queries)
         progress = ring_progress(rollout)
         say(
-            f"item 5: {label} gate evaluation: median {median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms, "
+            f"item 6: {label} gate evaluation: median {median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms, "
             f"{queries} queries; pilot "
             f"{progress[0].succeeded}/{progress[0].failed}/{progress[0].pending}/{progress[0].silent} "
             "succeeded/failed/pending/silent"
@@ -210,9 +210,9 @@ def _gate_evaluation(result: ItemResult, scale: dict[str, Any], db_url: str, tmp
     (small, small_queries), (full, full_queries) = measured["1/10"], measured["full"]
     p95 = percentile(full, 95)
     result.rows += [
-        Row(5, "gate evaluation: median (full; baseline 1/10)", median(full), median(small), "ms"),
+        Row(6, "gate evaluation: median (full; baseline 1/10)", median(full), median(small), "ms"),
         Row(
-            5,
+            6,
             "gate evaluation: p95 (full; baseline 1/10)",
             p95,
             percentile(small, 95),
@@ -221,7 +221,7 @@ def _gate_evaluation(result: ItemResult, scale: dict[str, Any], db_url: str, tmp
             p95 < TARGET_MS,
         ),
         Row(
-            5,
+            6,
             "gate evaluation: SQL queries (full; baseline 1/10)",
             full_queries,
             small_queries,
@@ -364,11 +364,11 @@ def _checkin_to_move(result: ItemResult, scale: dict[str, Any], tmp: Path, redis
             settings.PORTAL_GATE_EVALUATE_ON_CHECKIN = on_checkin
             for index in range(scale["latency_runs"]):
                 figures.setdefault(label, []).append(one_run(index))
-                say(f"item 5: check-in -> next ring moved ({label}) {index + 1}: {figures[label][-1]:.2f} s")
+                say(f"item 6: check-in -> next ring moved ({label}) {index + 1}: {figures[label][-1]:.2f} s")
     for label, values in figures.items():
         result.rows.append(
             Row(
-                5,
+                6,
                 f"last qualifying check-in -> next ring's ref moved, {label}: worst of {len(values)} "
                 "(baseline: bare refs + summary)",
                 max(values),
@@ -387,7 +387,7 @@ def _checkin_to_move(result: ItemResult, scale: dict[str, Any], tmp: Path, redis
 
 
 def run(*, quick: bool) -> ItemResult:
-    result = ItemResult(5, "Rollout rings")
+    result = ItemResult(6, "Rollout rings")
     scale = QUICK if quick else FULL
     with scratch_dir("rings") as tmp, postgres_database() as db_url, redis_server(tmp) as redis_url:
         env = portal_environment(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0002_promotion_previous_head_recorded"),
+        ("releases", "0003_tree_diff"),
     ]
 
     operations = [
