@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from kinoite_portal.core.htmx import HtmxHttpRequest, render_poll
+from kinoite_portal.core.queues import queue_warning
 from kinoite_portal.releases import selectors
 from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Commit, Promotion
@@ -62,6 +63,7 @@ def promotion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         **_panel_context(request, promotion),
         "evidence": selectors.commit_evidence(promotion.commit, against=compared_to),
         "pilot": pilot_evidence(checksum=promotion.commit.checksum),
+        "queue_warning": _queue_warning(promotion),
     }
     return render(request, "releases/promotion_detail.html", context)
 
@@ -71,9 +73,14 @@ def promotion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def promotion_log(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     promotion = get_object_or_404(Promotion, pk=pk)
     finished = promotion.state in Promotion.FINISHED_STATES
-    return render_poll(
-        request, "releases/_promotion_log.html", {"promotion": promotion}, finished=finished, event=CHANGED
-    )
+    context = {"promotion": promotion, "queue_warning": _queue_warning(promotion)}
+    return render_poll(request, "releases/_promotion_log.html", context, finished=finished, event=CHANGED)
+
+
+def _queue_warning(promotion: Promotion) -> str | None:
+    """Say so when an approved promotion waits for a worker on the repo queue that nobody consumes."""
+    waiting = promotion.state in (Promotion.State.APPROVED, Promotion.State.QUEUED)
+    return queue_warning("repo", waiting_since=(promotion.queued_at or promotion.approved_at) if waiting else None)
 
 
 def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion]) -> HttpResponse:
