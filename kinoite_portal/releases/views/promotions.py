@@ -15,7 +15,7 @@ from kinoite_portal.core.htmx import HtmxHttpRequest, render_poll
 from kinoite_portal.core.queues import queue_warning
 from kinoite_portal.releases import selectors
 from kinoite_portal.releases.errors import PromotionError
-from kinoite_portal.releases.models import Commit, Promotion
+from kinoite_portal.releases.models import Commit, Promotion, Treefile
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
 
 CHANGED = "promotionChanged"
@@ -128,6 +128,7 @@ def promotion_create(request: HtmxHttpRequest, checksum: str) -> HttpResponse:
         promotion = promotions.promotion_request(
             user=request.user,
             checksum=commit.checksum,
+            treefile=_picked_treefile(request.POST.get("treefile", "")),
             comment=request.POST.get("comment", ""),
             expedited=request.POST.get("expedited") in {"on", "1", "true"},
             expedite_reason=request.POST.get("expedite_reason", ""),
@@ -137,6 +138,16 @@ def promotion_create(request: HtmxHttpRequest, checksum: str) -> HttpResponse:
         return redirect("releases:commit_detail", checksum=commit.checksum)
     messages.success(request, f"Promotion #{promotion.pk} requested; approvers were notified.")
     return redirect("releases:promotion_detail", pk=promotion.pk)
+
+
+def _picked_treefile(name: str) -> Treefile | None:
+    """Return the treefile the requester picked where the commit's refs do not say (none picked: None)."""
+    if not name:
+        return None
+    treefile = Treefile.objects.filter(name=name).first()
+    if treefile is None:
+        raise PromotionError(f"There is no treefile {name!r}; nothing was requested.")
+    return treefile
 
 
 @require_POST
