@@ -20,6 +20,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "fleet.checkin_history_trim": {"task": "fleet.checkin_history_trim", "schedule": 3600.0},
     # Fails composes whose worker died (running while the dev repo lock is free) and re-sends long-queued ones.
     "releases.compose_requeue_stuck": {"task": "releases.compose_requeue_stuck", "schedule": 60.0},
+    # Hourly: imports commits and refs made by hand in any stage's repo, with each ref's history (import_repo).
+    "releases.repo_reconcile_all": {"task": "releases.repo_reconcile_all", "schedule": 3600.0},
     # Nightly: prunes every stage with a retention depth (one task per stage), keeping commits still in use.
     "releases.repo_prune_all": {"task": "releases.repo_prune_all", "schedule": crontab(hour=3, minute=17)},
 }

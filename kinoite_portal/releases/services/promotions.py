@@ -109,7 +109,12 @@ def promotion_request(
     if not source_repo.has_commit(checksum):
         raise PromotionError(f"Commit {checksum} is not in the {source_stage.name} repo; nothing was requested.")
     commit = commit_import(repo=source_repo, checksum=checksum)
-    treefile = treefile or selectors.treefile_owning(selectors.commit_ref_names(commit, stage=source_stage))
+    if treefile is None:
+        owners = selectors.treefiles_owning(selectors.commit_ref_names(commit, stage=source_stage))
+        if len(owners) > 1:
+            names = ", ".join(t.name for t in owners)
+            raise PromotionError(f"This commit is on the refs of several treefiles ({names}); say which one it is.")
+        treefile = owners[0] if owners else None
     if treefile is None:
         raise PromotionError("No treefile composes to a ref holding this commit; say which treefile it belongs to.")
     target_ref = treefile.published_ref
