@@ -68,7 +68,8 @@ def test_it_signs_the_current_head_and_summary_when_a_key_is_attached(
     first, second = publish_unsigned(make_dev_commit, release_engineer, approver, "41.20261120.0", "41.20261125.0")
     prod = Repo(stages["prod"].repo_dir)
     assert prod.signature_key_ids(second) == []
-    assert f"{first}-{second}" in prod.static_deltas()
+    # The worker adds the static delta after the promotion published the ref.
+    wait_until(lambda: f"{first}-{second}" in prod.static_deltas(), timeout=60, message="the static delta")
 
     key = signing_key_generate(stage=stages["prod"])
 
