@@ -32,8 +32,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  promotion #{promotion.pk}: {promotion.state} {promotion.commit.version}")
         self.stdout.write("Departments: " + ", ".join(d.name for d in seed_departments()))
         from kinoite_portal.fleet.demo import seed_hosts
+        from kinoite_portal.fleet.services.adoption import adoption_sample_take
 
         self.stdout.write(f"Desktops: {seed_hosts()}")
+        adoption_sample_take()
         self.stdout.write(self.style.SUCCESS("Demo sign-ins:"))
         for username, password, role in users:
             self.stdout.write(f"  {username:<10} {password:<14} {role}")
