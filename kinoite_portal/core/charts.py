@@ -97,9 +97,10 @@ def _x_ticks(start: datetime, end: datetime, x_of: object) -> list[tuple[float, 
     span = end - start
     local_start = timezone.localtime(start)
     if span <= timedelta(days=2):
-        step, fmt = timedelta(hours=6), "%H:%M"
-        first = local_start.replace(minute=0, second=0, microsecond=0)
-        first += timedelta(hours=(6 - first.hour % 6) % 6)
+        hours = 2 if span <= timedelta(hours=12) else 6
+        step, fmt = timedelta(hours=hours), "%H:%M"
+        first = local_start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        first += timedelta(hours=(hours - first.hour % hours) % hours)
     else:
         days = max(1, round(span / timedelta(days=7)))
         step, fmt = timedelta(days=days), "%b %d"

@@ -328,7 +328,8 @@ def pilot_evidence(*, checksum: str) -> PilotEvidence:
 
 ADOPTION_DAYS_SHOWN = 14
 ADOPTION_SERIES_SHOWN = 5
-MARKER_KINDS = {RefUpdate.Source.PROMOTION: "promotion", RefUpdate.Source.ROLLBACK: "rollback"}
+ADOPTION_MIN_SPAN = timedelta(hours=6)
+MARKER_KINDS: dict[str, str] = {RefUpdate.Source.PROMOTION: "promotion", RefUpdate.Source.ROLLBACK: "rollback"}
 
 
 @dataclass(frozen=True)
@@ -414,4 +415,40 @@ def adoption_history(
         )
         for move in moves.select_related("ref", "commit").order_by("moved_at")[:50]
     ]
+    if buckets:
+        # A short history fills the chart instead of a sliver at its right edge (but spans six hours at least).
+        start = max(start, min(buckets[0], end - ADOPTION_MIN_SPAN))
     return AdoptionHistory(buckets=buckets, series=series, markers=markers, start=start, end=end)
+
+
+@dataclass(frozen=True)
+class ImageAdoption:
+    """How far one image has reached: active hosts that boot it, have it staged, and since when hosts run it."""
+
+    checksum: str
+    booted: int
+    staged: int
+    active: int
+    first_seen: datetime | None
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.booted / self.active, 1) if self.active else 0.0
+
+
+def image_adoption(*, checksum: str) -> ImageAdoption:
+    """Return the adoption of ``checksum`` among the active hosts; two queries whatever the fleet's size."""
+    checksum = checksum.lower()
+    active = Host.objects.filter(last_checkin_at__gte=silent_cutoff())
+    counts = active.aggregate(
+        booted=Count("id", filter=Q(booted_checksum=checksum)),
+        staged=Count("id", filter=Q(staged_checksum=checksum)),
+        active=Count("id"),
+    )
+    first = (
+        AdoptionSample.objects.filter(checksum=checksum, hosts__gt=0)
+        .order_by("taken_at")
+        .values_list("taken_at", flat=True)
+        .first()
+    )
+    return ImageAdoption(checksum=checksum, first_seen=first, **counts)
