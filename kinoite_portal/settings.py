@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "kinoite_portal.core",
     "kinoite_portal.releases",
     "kinoite_portal.fleet",
+    "kinoite_portal.rollouts",
 ]
 
 MIDDLEWARE = [
