@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fleet", "0003_host_status_lives_in_checkins"),
+        ("fleet", "0004_host_booted_default_alter_host_health"),
     ]
 
     operations = [
