@@ -177,7 +177,7 @@ PORTAL_PUBLIC_URL = env_str("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
 # Functions that add sections to the rollout page (the rollout rings); the fleet app imports none of them.
-PORTAL_ROLLOUT_SECTIONS: list[str] = []
+PORTAL_ROLLOUT_SECTIONS = ["kinoite_portal.rollouts.views.pages.rollout_section"]
 # How long the hourly adoption samples behind the rollout charts are kept.
 PORTAL_ADOPTION_DAYS = env_int("PORTAL_ADOPTION_DAYS", 90)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)

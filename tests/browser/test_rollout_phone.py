@@ -28,13 +28,15 @@ def test_the_rollout_page_stacks_each_department_with_a_full_width_bar_on_a_phon
     for department in demo_data["departments"]:
         row = f"#dept-{department.slug}"
         bar = box(page, f"{row} .rollout-bar")
-        assert bar["x"] >= 0 and bar["x"] + bar["width"] <= 390, (department.slug, bar)
+        assert bar["x"] >= 0, (department.slug, bar)
+        assert bar["x"] + bar["width"] <= 390, (department.slug, bar)
         assert bar["width"] >= 300, (department.slug, bar)  # full width, not a squeezed column
         if page.locator(f"{row} td.cat-unknown.zero").count():
             continue
         # Hosts on an unknown commit (the red part of the bar) and their count are on screen, not scrolled away.
         red = box(page, f"{row} .rollout-bar rect.seg-unknown")
-        assert red["width"] > 0 and red["x"] + red["width"] <= 390, (department.slug, red)
+        assert red["width"] > 0, (department.slug, red)
+        assert red["x"] + red["width"] <= 390, (department.slug, red)
         count = box(page, f"{row} td.cat-unknown")
         assert count["x"] + count["width"] <= 390, (department.slug, count)
         with_red += 1

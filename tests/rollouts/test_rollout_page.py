@@ -1,0 +1,212 @@
+"""The rollout page while a ring rollout runs: per ring progress and gate, the timeline, departments' rings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from kinoite_portal.fleet.models import Department, Host
+from kinoite_portal.releases.models import Commit
+from kinoite_portal.rollouts.models import Rollout, RolloutEvent
+from kinoite_portal.rollouts.selectors import ring_progress, rollout_arrivals
+from tests.fleet.helpers import booted_on
+from tests.rollouts.conftest import check_in
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def running(
+    make_rollout: Callable[..., Rollout],
+    commits: dict[str, Commit],
+    departments: dict[str, Department],
+    make_host: Callable[..., Host],
+) -> Rollout:
+    """Pilot (IT) moved 2 h ago with a 24 h soak: 3 hosts green on the new commit, 1 red, 1 still on the old one."""
+    rollout = make_rollout({"pilot": 2 * HOUR})
+    new, old = commits["new"].checksum, commits["old"].checksum
+    for index in range(3):
+        check_in(make_host(f"it-{index}", departments["it"]), booted_on(new), greenboot="green")
+    check_in(make_host("it-red", departments["it"]), booted_on(new), greenboot="red")
+    check_in(make_host("it-late", departments["it"]), booted_on(old), greenboot="green")
+    for index in range(2):
+        check_in(make_host(f"fin-{index}", departments["finance"]), booted_on(old), greenboot="green")
+    check_in(make_host("sales-1", departments["sales"]), booted_on(old), greenboot="green")
+    pilot = rollout.rings.get(name="pilot")
+    RolloutEvent.objects.create(rollout=rollout, kind=RolloutEvent.Kind.STARTED, message="Started with pilot.")
+    RolloutEvent.objects.create(rollout=rollout, ring=pilot, kind=RolloutEvent.Kind.MOVED, message="pilot moved.")
+    return rollout
+
+
+def page_for(client_for: Callable[..., Any], user: Any) -> str:
+    response = client_for(user).get(reverse("fleet:rollout"))
+    assert response.status_code == 200
+    return str(response.content.decode())
+
+
+def test_an_approver_sees_each_ring_with_its_counts_gate_and_time_until_it_opens(
+    running: Rollout, approver: Any, client_for: Callable[..., Any]
+) -> None:
+    page = page_for(client_for, approver)
+
+    assert 'id="ring-rollout"' in page
+    assert 'id="ring-pilot" data-gate="failing"' in page  # 1 of 5 failed: over the 5 % failure threshold
+    assert 'id="ring-early" data-gate="waiting"' in page
+    pilot = page[page.index('id="ring-pilot"') : page.index('id="ring-early"')]
+    assert 'data-category="succeeded"><span class="swatch seg-succeeded"></span>Succeeded <strong>3</strong>' in pilot
+    assert 'data-category="failed"><span class="swatch seg-failed"></span>Failed <strong>1</strong>' in pilot
+    assert 'data-category="pending"><span class="swatch seg-pending"></span>Pending <strong>1</strong>' in pilot
+    assert "Failing: 1 host failed (20%), the limit is 5%" in pilot
+    assert "pilot moved." in page  # the timeline
+    assert 'act-halt"' in page
+    assert 'act-advance"' in page
+    assert 'act-pause"' in page
+    assert "style=" not in page
+
+
+def test_a_soaking_ring_says_when_its_gate_can_open(
+    make_rollout: Callable[..., Rollout], approver: Any, client_for: Callable[..., Any]
+) -> None:
+    make_rollout({"pilot": 2 * HOUR})
+
+    page = page_for(client_for, approver)
+
+    assert 'data-gate="soaking"' in page
+    assert "the gate can open in 21\xa0hours" in page or "the gate can open in 22\xa0hours" in page
+
+
+def test_a_department_head_sees_their_departments_ring_and_when_the_update_reaches_it_but_nothing_else(
+    running: Rollout, departments: dict[str, Department], department_head: Any, client_for: Callable[..., Any]
+) -> None:
+    departments["finance"].heads.add(department_head)
+
+    page = page_for(client_for, department_head)
+
+    assert 'id="placement-finance" data-ring="early"' in page
+    finance = page[page.index('id="placement-finance"') :]
+    assert "expected not before" in finance  # the pilot ring is failing: early waits for its health
+    assert 'id="placement-it"' not in page
+    assert 'id="placement-sales"' not in page
+    assert 'id="ring-pilot"' not in page  # no fleet-wide ring counts for a department head
+    assert "act-halt" not in page
+    assert "<textarea" not in page
+    assert "hx-post" not in page
+
+
+def test_the_expected_arrival_adds_up_the_soak_times_of_the_rings_before(
+    make_rollout: Callable[..., Rollout],
+) -> None:
+    rollout = make_rollout({"pilot": 2 * HOUR}, soak_time=24 * HOUR)
+    now = timezone.now()
+
+    arrivals = rollout_arrivals(rollout, ring_progress(rollout, now=now), now=now)
+    by_name = {ring.name: arrivals[ring.pk] for ring in rollout.rings.all()}
+
+    assert by_name["pilot"].arrived
+    assert by_name["pilot"].at == rollout.rings.get(name="pilot").moved_at
+    assert abs(by_name["early"].at - (now + 22 * HOUR)) < timedelta(seconds=5)  # type: ignore[operator]
+    assert abs(by_name["broad"].at - (now + 46 * HOUR)) < timedelta(seconds=5)  # type: ignore[operator]
+    assert not by_name["early"].arrived
+    assert by_name["early"].waits_for == ""
+
+
+@pytest.mark.parametrize(
+    ("state", "auto_advance", "waits_for"),
+    [
+        (Rollout.State.PAUSED, True, "paused"),
+        (Rollout.State.HALTED, True, "halted"),
+        (Rollout.State.RUNNING, False, "approval"),
+    ],
+)
+def test_the_expected_arrival_says_what_it_waits_for(
+    make_rollout: Callable[..., Rollout], state: str, auto_advance: bool, waits_for: str
+) -> None:
+    rollout = make_rollout({"pilot": 2 * HOUR}, auto_advance=auto_advance)
+    Rollout.objects.filter(pk=rollout.pk).update(state=state)
+    rollout.refresh_from_db()
+    now = timezone.now()
+
+    arrivals = rollout_arrivals(rollout, ring_progress(rollout, now=now), now=now)
+
+    assert arrivals[rollout.rings.get(name="early").pk].waits_for == waits_for
+
+
+def test_a_halted_rollout_offers_a_rollback_of_the_moved_rings(
+    running: Rollout, approver: Any, client_for: Callable[..., Any]
+) -> None:
+    Rollout.objects.filter(pk=running.pk).update(
+        state=Rollout.State.HALTED, halted_at=timezone.now(), halt_reason="1 of 5 pilot hosts failed."
+    )
+
+    page = page_for(client_for, approver)
+
+    assert "Halted" in page
+    assert "1 of 5 pilot hosts failed." in page
+    assert 'class="reject act-rollback"' in page
+    assert "Roll back 1 ring to 41.20261101.0" in page
+    assert "act-resume" in page
+    assert "act-halt" not in page
+    assert "act-advance" not in page
+
+
+def test_a_stage_without_rings_keeps_the_per_department_page(
+    prod: Any, departments: dict[str, Department], make_host: Callable[..., Host], approver: Any, client_for: Any
+) -> None:
+    make_host("fin-1", departments["finance"])
+
+    page = page_for(client_for, approver)
+
+    assert 'id="ring-rollout"' not in page
+    assert 'id="dept-finance"' in page
+
+
+def test_the_status_part_stops_polling_once_the_rollout_is_over_and_tells_the_page_when_the_state_changed(
+    running: Rollout, approver: Any, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(approver)
+    url = reverse("rollouts:status", args=[running.pk])
+
+    same = client.get(url + "?state=running")
+    assert same.status_code == 200
+    assert "HX-Trigger" not in same
+
+    Rollout.objects.filter(pk=running.pk).update(state=Rollout.State.COMPLETED)
+    over = client.get(url + "?state=running")
+    assert over.status_code == 286
+    assert over["HX-Trigger"] == "rolloutChanged"
+
+
+def test_a_rollout_has_a_page_of_its_own(running: Rollout, approver: Any, client_for: Any) -> None:
+    page = client_for(approver).get(reverse("rollouts:detail", args=[running.pk])).content.decode()
+
+    assert f"Rollout #{running.pk} of 41.20261125.0" in page
+    assert 'id="ring-pilot"' in page
+
+
+def test_the_rings_section_costs_the_same_queries_for_more_hosts(
+    running: Rollout,
+    commits: dict[str, Commit],
+    departments: dict[str, Department],
+    make_host: Callable[..., Host],
+    approver: Any,
+    client_for: Callable[..., Any],
+) -> None:
+    client = client_for(approver)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("fleet:rollout")).status_code == 200
+        return len(ctx.captured_queries)
+
+    before = count()
+    for index in range(20):
+        department = list(departments.values())[index % 4]
+        check_in(make_host(f"extra-{index}", department), booted_on(commits["new"].checksum), greenboot="green")
+    assert count() == before
