@@ -326,7 +326,7 @@ def pilot_evidence(*, checksum: str) -> PilotEvidence:
 
 # --- Adoption over time (the rollout charts) ----------------------------------------------------------------------
 
-ADOPTION_DAYS_SHOWN = 14
+ADOPTION_DAYS_SHOWN = 7
 ADOPTION_SERIES_SHOWN = 5
 ADOPTION_MIN_SPAN = timedelta(hours=6)
 MARKER_KINDS: dict[str, str] = {RefUpdate.Source.PROMOTION: "promotion", RefUpdate.Source.ROLLBACK: "rollback"}
