@@ -352,38 +352,52 @@ class AdoptionHistory:
         )
 
 
-def adoption_history(
-    *,
-    department_ids: list[int] | None = None,
-    refs: list[str] | None = None,
-    highlight: str | None = None,
-    days: int = ADOPTION_DAYS_SHOWN,
-    now: datetime | None = None,
-) -> AdoptionHistory:
-    """Return the hourly adoption samples of some departments (None: all) and refs, summed per image.
-
-    Three queries whatever the fleet's size or history: the samples grouped per hour and image by the database,
-    the images' versions, and the ref moves of the window. The five biggest images get a layer each (the one in
-    ``highlight``, by default the newest head of the prod stage, always does), the rest share one.
-    """
+def _adoption_window(
+    highlight: str | None, days: int, now: datetime | None
+) -> tuple[Stage | None, str, datetime, datetime]:
     stage = prod_stage()
     if highlight is None:
         newest = Ref.objects.filter(stage=stage, head__isnull=False).order_by("-updated_at")
         highlight = newest.values_list("head__checksum", flat=True).first() or ""
     end = now or timezone.now()
-    start = end - timedelta(days=days)
-    samples = AdoptionSample.objects.filter(taken_at__gte=start)
-    if department_ids is not None:
-        samples = samples.filter(department_id__in=department_ids)
+    return stage, highlight, end - timedelta(days=days), end
+
+
+def _ref_moves(stage: Stage | None, start: datetime, end: datetime, refs: list[str] | None) -> list[tuple[str, Marker]]:
+    """Return (ref name, marker) for the ref moves in the window; composes never touch prod, imports move nothing."""
+    moves = RefUpdate.objects.filter(moved_at__gte=start, moved_at__lte=end, ref__stage=stage).exclude(
+        source__in=[RefUpdate.Source.COMPOSE, RefUpdate.Source.IMPORT]
+    )
     if refs is not None:
-        samples = samples.filter(ref__in=refs)
-    rows = list(samples.order_by().values_list("taken_at", "checksum").annotate(n=Sum("hosts")).order_by("taken_at"))
+        moves = moves.filter(ref__name__in=refs)
+    return [
+        (
+            move.ref.name,
+            Marker(
+                at=move.moved_at,
+                label=f"{move.ref.name} → {move.commit.version or move.commit.checksum[:10]} "
+                f"({move.get_source_display()})",
+                kind=MARKER_KINDS.get(move.source, "move"),
+            ),
+        )
+        for move in moves.select_related("ref", "commit").order_by("moved_at")[:100]
+    ]
+
+
+def _history(
+    rows: list[tuple[datetime, str, int]],
+    versions: dict[str, str],
+    markers: list[Marker],
+    highlight: str,
+    start: datetime,
+    end: datetime,
+) -> AdoptionHistory:
+    """Build one chart's layers from (hour, image, hosts) rows: the five biggest images, the highlight, the rest."""
     buckets = sorted({taken_at for taken_at, _, _ in rows})
     position = {bucket: index for index, bucket in enumerate(buckets)}
     per_image: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
     for taken_at, checksum, n in rows:
         per_image[checksum][position[taken_at]] += n
-    versions = _version_map(set(per_image))
     ranked = sorted(per_image, key=lambda c: (c != highlight, -per_image[c][-1], -max(per_image[c])))
     shown = ranked[:ADOPTION_SERIES_SHOWN]
     if highlight in per_image and highlight not in shown:
@@ -401,24 +415,63 @@ def adoption_history(
     if rest:
         others = [sum(values) for values in zip(*rest, strict=True)]
         series.append(Series(key="", label="other images", values=others, tone="other"))
-    # Composes never touch prod, and an import only records what was already there.
-    moves = RefUpdate.objects.filter(moved_at__gte=start, moved_at__lte=end, ref__stage=stage).exclude(
-        source__in=[RefUpdate.Source.COMPOSE, RefUpdate.Source.IMPORT]
-    )
-    if refs is not None:
-        moves = moves.filter(ref__name__in=refs)
-    markers = [
-        Marker(
-            at=move.moved_at,
-            label=f"{move.ref.name} → {move.commit.version or move.commit.checksum[:10]} ({move.get_source_display()})",
-            kind=MARKER_KINDS.get(move.source, "move"),
-        )
-        for move in moves.select_related("ref", "commit").order_by("moved_at")[:50]
-    ]
     if buckets:
         # A short history fills the chart instead of a sliver at its right edge (but spans six hours at least).
         start = max(start, min(buckets[0], end - ADOPTION_MIN_SPAN))
     return AdoptionHistory(buckets=buckets, series=series, markers=markers, start=start, end=end)
+
+
+def adoption_history(
+    *,
+    department_ids: list[int] | None = None,
+    refs: list[str] | None = None,
+    highlight: str | None = None,
+    days: int = ADOPTION_DAYS_SHOWN,
+    now: datetime | None = None,
+) -> AdoptionHistory:
+    """Return the hourly adoption samples of some departments (None: all) and refs, summed per image.
+
+    Three queries whatever the fleet's size or history: the samples grouped per hour and image by the database,
+    the images' versions, and the ref moves of the window. The five biggest images get a layer each (the one in
+    ``highlight``, by default the newest head of the prod stage, always does), the rest share one.
+    """
+    stage, highlight, start, end = _adoption_window(highlight, days, now)
+    samples = AdoptionSample.objects.filter(taken_at__gte=start)
+    if department_ids is not None:
+        samples = samples.filter(department_id__in=department_ids)
+    if refs is not None:
+        samples = samples.filter(ref__in=refs)
+    rows = list(samples.order_by().values_list("taken_at", "checksum").annotate(n=Sum("hosts")).order_by("taken_at"))
+    versions = _version_map({checksum for _, checksum, _ in rows})
+    markers = [marker for _, marker in _ref_moves(stage, start, end, refs)]
+    return _history(rows, versions, markers, highlight, start, end)
+
+
+def adoption_history_per_ref(
+    *, refs: list[str], highlight: str | None = None, days: int = ADOPTION_DAYS_SHOWN, now: datetime | None = None
+) -> dict[str, AdoptionHistory]:
+    """Return one history per ref (the rings' refs), read with the same three queries as one history."""
+    stage, highlight, start, end = _adoption_window(highlight, days, now)
+    rows = list(
+        AdoptionSample.objects.filter(taken_at__gte=start, ref__in=refs)
+        .order_by()
+        .values_list("ref", "taken_at", "checksum")
+        .annotate(n=Sum("hosts"))
+        .order_by("taken_at")
+    )
+    versions = _version_map({checksum for _, _, checksum, _ in rows})
+    moves = _ref_moves(stage, start, end, refs)
+    return {
+        ref: _history(
+            [(taken_at, checksum, n) for name, taken_at, checksum, n in rows if name == ref],
+            versions,
+            [marker for name, marker in moves if name == ref],
+            highlight,
+            start,
+            end,
+        )
+        for ref in refs
+    }
 
 
 @dataclass(frozen=True)

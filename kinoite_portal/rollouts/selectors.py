@@ -293,33 +293,49 @@ def rollout_arrivals(rollout: Rollout, progress: list[RingProgress], *, now: dat
 
 
 def _placements(
-    stage: Stage, rings: list[Ring], departments: list[Department], ring_arrival: dict[int, Arrival]
+    rings: list[Ring], departments: list[Department], ring_arrival: dict[int, Arrival]
 ) -> list[DepartmentPlacement]:
-    """Return where each department's hosts are: the ring holding most of them, and single hosts elsewhere."""
+    """Return where each department's hosts are: the ring holding most of them, and single hosts elsewhere.
+
+    The same membership rule as ``hosts_with_ring``, worked out from the rings' lists (prefetched) and two small
+    grouped queries, so that the page does not pay a per-host subquery for every department it lists.
+    """
     names = {ring.pk: ring.name for ring in rings}
-    by_department: dict[int, dict[int, int]] = defaultdict(dict)
-    rows = (
-        hosts_with_ring(stage, Host.objects.filter(department__in=departments))
-        .order_by()
-        .values("department_id", "ring_pk")  # type: ignore[misc]  # an annotation the stubs cannot see
-        .annotate(n=Count("pk"))
-    )
-    for row in rows:
-        by_department[row["department_id"]][row["ring_pk"]] = row["n"]
-    listed: dict[int, int] = {}
+    order = {ring.pk: ring.order for ring in rings}
+    home: dict[int, int] = {}
     for ring in rings:  # in order: the first ring that lists a department holds it
         for department in ring.departments.all():
-            listed.setdefault(department.pk, ring.pk)
+            home.setdefault(department.pk, ring.pk)
+    last = rings[-1].pk
+    totals = dict(
+        Host.objects.filter(department__in=departments)
+        .order_by()
+        .values_list("department_id")
+        .annotate(n=Count("pk"))
+        .values_list("department_id", "n")
+    )
+    listed: dict[int, tuple[int, int]] = {}  # host -> (department, first ring listing it)
+    memberships = Ring.hosts.through.objects.filter(ring__in=rings, host__department__in=departments)
+    for host_id, department_id, ring_id in memberships.values_list("host_id", "host__department_id", "ring_id"):
+        if host_id not in listed or order[ring_id] < order[listed[host_id][1]]:
+            listed[host_id] = (department_id, ring_id)
+    counts: dict[int, dict[int, int]] = {
+        department.pk: {home.get(department.pk, last): totals.get(department.pk, 0)} for department in departments
+    }
+    for department_id, ring_id in listed.values():
+        by_ring = counts[department_id]
+        by_ring[home.get(department_id, last)] -= 1
+        by_ring[ring_id] = by_ring.get(ring_id, 0) + 1
     placements = []
     for department in departments:
-        counts = by_department.get(department.pk, {})
-        main = max(counts, key=lambda pk: counts[pk]) if counts else listed.get(department.pk, rings[-1].pk)
+        by_ring = {ring_id: n for ring_id, n in counts[department.pk].items() if n}
+        main = max(by_ring, key=lambda pk: by_ring[pk]) if by_ring else home.get(department.pk, last)
         placements.append(
             DepartmentPlacement(
                 department=department,
                 ring_name=names[main],
-                hosts=counts.get(main, 0),
-                elsewhere=sorted((names[pk], n) for pk, n in counts.items() if pk != main),
+                hosts=by_ring.get(main, 0),
+                elsewhere=sorted((names[pk], n) for pk, n in by_ring.items() if pk != main),
                 arrival=ring_arrival.get(main),
             )
         )
@@ -354,5 +370,5 @@ def rollout_page(
         progress=progress,
         arrivals=arrivals,
         events=events,
-        placements=_placements(stage, rings, departments, ring_arrival),
+        placements=_placements(rings, departments, ring_arrival),
     )

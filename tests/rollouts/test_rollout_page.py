@@ -15,7 +15,7 @@ from django.utils import timezone
 from kinoite_portal.fleet.models import Department, Host
 from kinoite_portal.releases.models import Commit
 from kinoite_portal.rollouts.models import Rollout, RolloutEvent
-from kinoite_portal.rollouts.selectors import ring_progress, rollout_arrivals
+from kinoite_portal.rollouts.selectors import hosts_with_ring, ring_progress, rollout_arrivals, rollout_page
 from tests.fleet.helpers import booted_on
 from tests.rollouts.conftest import check_in
 
@@ -139,22 +139,25 @@ def test_the_expected_arrival_says_what_it_waits_for(
     assert arrivals[rollout.rings.get(name="early").pk].waits_for == waits_for
 
 
-def test_a_halted_rollout_offers_a_rollback_of_the_moved_rings(
-    running: Rollout, approver: Any, client_for: Callable[..., Any]
+def test_a_halted_rollout_offers_approvers_a_resume_and_release_engineers_a_rollback_of_the_moved_rings(
+    running: Rollout, approver: Any, release_engineer: Any, client_for: Callable[..., Any]
 ) -> None:
     Rollout.objects.filter(pk=running.pk).update(
         state=Rollout.State.HALTED, halted_at=timezone.now(), halt_reason="1 of 5 pilot hosts failed."
     )
 
-    page = page_for(client_for, approver)
+    for_approver = page_for(client_for, approver)
+    for_engineer = page_for(client_for, release_engineer)
 
-    assert "Halted" in page
-    assert "1 of 5 pilot hosts failed." in page
-    assert 'class="reject act-rollback"' in page
-    assert "Roll back 1 ring to 41.20261101.0" in page
-    assert "act-resume" in page
-    assert "act-halt" not in page
-    assert "act-advance" not in page
+    assert "1 of 5 pilot hosts failed." in for_approver
+    assert "act-resume" in for_approver
+    assert "act-halt" not in for_approver
+    assert "act-advance" not in for_approver
+    assert "act-rollback" not in for_approver  # a rollback request is the release engineers' to make
+    assert "A release engineer can roll the moved rings back" in for_approver
+    assert 'class="reject act-rollback"' in for_engineer
+    assert "Roll back 1 ring to 41.20261101.0" in for_engineer
+    assert "act-resume" not in for_engineer  # pause, resume, advance and halt are the approvers'
 
 
 def test_a_stage_without_rings_keeps_the_per_department_page(
@@ -211,3 +214,34 @@ def test_the_rings_section_costs_the_same_queries_for_more_hosts(
         department = list(departments.values())[index % 4]
         check_in(make_host(f"extra-{index}", department), booted_on(commits["new"].checksum), greenboot="green")
     assert count() == before
+
+
+def test_the_department_placements_follow_the_same_membership_rule_as_hosts_with_ring(
+    prod: Any, rings: dict[str, Any], departments: dict[str, Department], make_host: Callable[..., Host]
+) -> None:
+    # A volunteer listed in pilot and in broad (the first wins), finance also listed by broad (early comes first),
+    # sales in no ring (the last ring), design with no host at all.
+    volunteer = make_host("fin-volunteer", departments["finance"])
+    rings["pilot"].hosts.add(volunteer)
+    rings["broad"].hosts.add(volunteer)
+    rings["broad"].departments.add(departments["finance"])
+    for index in range(3):
+        make_host(f"fin-{index}", departments["finance"])
+        make_host(f"sales-{index}", departments["sales"])
+    make_host("it-0", departments["it"])
+    ordered = list(departments.values())
+
+    page = rollout_page(stage=prod, departments=ordered)
+    assert page is not None
+
+    expected: dict[str, dict[str, int]] = {d.slug: {} for d in ordered}
+    names = {ring.pk: ring.name for ring in rings.values()}
+    for slug, ring_pk in hosts_with_ring(prod).values_list("department__slug", "ring_pk"):
+        expected[slug][names[ring_pk]] = expected[slug].get(names[ring_pk], 0) + 1
+    for placement in page.placements:
+        found = {placement.ring_name: placement.hosts, **dict(placement.elsewhere)}
+        assert {ring: n for ring, n in found.items() if n} == expected[placement.department.slug]
+    by_slug = {placement.department.slug: placement for placement in page.placements}
+    assert (by_slug["finance"].ring_name, by_slug["finance"].elsewhere) == ("early", [("pilot", 1)])
+    assert by_slug["sales"].ring_name == "broad"
+    assert (by_slug["design"].ring_name, by_slug["design"].hosts) == ("broad", 0)

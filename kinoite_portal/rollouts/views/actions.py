@@ -91,7 +91,7 @@ def rollout_halt(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required("rollouts.manage_rollout", raise_exception=True)
+@permission_required("releases.request_promotion", raise_exception=True)
 def rollout_rollback(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,

@@ -94,33 +94,33 @@ def ring_rollout_context(
     if page is None:
         return None
     names = {ring.pk: [d.name for d in ring.departments.all()] for ring in page.rings}
-    cards = []
-    for item in page.progress:
-        chart = None
-        if sees_all and item.ring.moved_at is not None and page.rollout is not None:
-            markers = [
-                Marker(
-                    at=event.created_at, label=event.message or event.get_kind_display(), kind=HALT_EVENTS[event.kind]
-                )
-                for event in page.events
-                if event.kind in HALT_EVENTS
-            ]
-            history = fleet_selectors.adoption_history(refs=[item.ring.ref], highlight=page.rollout.commit.checksum)
-            chart = history.chart(markers)
-        cards.append(
-            RingCard(
-                progress=item,
-                arrival=page.arrivals.get(item.ring.pk),
-                departments=names.get(item.ring.ring_id or 0, []),
-                chart=chart,
-            )
+    charts: dict[str, StackedChart] = {}
+    if sees_all and page.rollout is not None:
+        moved = [item.ring.ref for item in page.progress if item.ring.moved_at is not None]
+        halts = [
+            Marker(at=event.created_at, label=event.message or event.get_kind_display(), kind=HALT_EVENTS[event.kind])
+            for event in page.events
+            if event.kind in HALT_EVENTS
+        ]
+        histories = fleet_selectors.adoption_history_per_ref(refs=moved, highlight=page.rollout.commit.checksum)
+        charts = {ref: history.chart(halts) for ref, history in histories.items()}
+    cards = [
+        RingCard(
+            progress=item,
+            arrival=page.arrivals.get(item.ring.pk),
+            departments=names.get(item.ring.ring_id or 0, []),
+            chart=charts.get(item.ring.ref),
         )
+        for item in page.progress
+    ]
     return {
         "ring_page": page,
         "rollout": page.rollout,
         "cards": cards,
         "sees_all": sees_all,
         "can_manage": user.has_perm("rollouts.manage_rollout"),
+        # A rollback is a rollback request like any other: release engineers ask, approvers decide.
+        "can_roll_back": user.has_perm("releases.request_promotion"),
         "error": error,
         "requested": list(requested),
         "poll_seconds": POLL_SECONDS,
