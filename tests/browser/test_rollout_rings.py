@@ -37,6 +37,7 @@ def ring_rollout(transactional_db: None, approver: Any, department_head: Any) ->
     departments["it"].name = "IT"
     departments["it"].save()
     departments["finance"].heads.add(department_head)
+    departments["design"].heads.add(department_head)
     rings = {}
     for order, name in enumerate(("pilot", "early", "broad"), start=1):
         rings[name] = Ring.objects.create(stage=prod, name=name, order=order)
@@ -83,6 +84,7 @@ def ring_rollout(transactional_db: None, approver: Any, department_head: Any) ->
             )
             RolloutEvent.objects.filter(pk=event.pk).update(created_at=moved_at)
     RolloutEvent.objects.filter(kind=RolloutEvent.Kind.STARTED).update(created_at=now - MOVED_AGO["pilot"])
+    Rollout.objects.filter(pk=rollout.pk).update(created_at=now - MOVED_AGO["pilot"])
     for slug, (ring_name, count, green, red) in FLEET.items():
         origin = f"prod:{ring_ref(PROD_REF, ring_name or 'broad')}"
         for index in range(count):
@@ -164,7 +166,42 @@ def test_a_department_head_sees_the_ring_of_their_department_and_when_the_update
     row = page.locator("#placement-finance")
     assert row.get_attribute("data-ring") == "early"
     assert "reached" in row.inner_text()
+    assert page.locator("#placement-design").get_attribute("data-ring") == "broad"
+    assert "expected in 20 hours" in page.locator("#placement-design").inner_text()
     assert page.locator("#placement-it, #placement-sales, #ring-pilot").count() == 0
     assert page.locator("#ring-actions, button.act-halt, textarea").count() == 0
     fits(page, WIDTHS[size][0])
     shot(page, f"rollout-rings-head-{size}")
+
+
+@pytest.mark.browser
+def test_an_approver_halts_the_rollout_and_the_department_head_sees_it_on_hold(
+    ring_rollout: Rollout, new_page: Any, sign_in: Any, live_server: Any, watch: Any, shot: Any
+) -> None:
+    page = open_rollout(new_page, sign_in, live_server, "alice", "wide")
+    seen = watch(page)
+
+    # Bad input: advancing early without a reason is refused, with the reason why, and nothing moves.
+    page.click("#ring-actions button.act-advance")
+    page.wait_for_selector("#ring-actions .failure")
+    assert "reason" in page.locator("#ring-actions .failure").inner_text()
+    assert RolloutRing.objects.get(rollout=ring_rollout, name="broad").state == RolloutRing.State.WAITING
+
+    page.fill("#rollout-reason", "Finance desktops lose their printers after the update.")
+    page.locator("#ring-actions button.act-halt").dblclick()  # the second click lands on a disabled button
+    page.wait_for_selector("#ring-rollout[data-state=halted]")
+
+    assert RolloutEvent.objects.filter(rollout=ring_rollout, kind=RolloutEvent.Kind.HALTED).count() == 1
+    assert "Finance desktops lose their printers" in page.locator("#ring-rollout .failure").inner_text()
+    assert page.locator("#ring-actions button.act-halt, #ring-actions button.act-advance").count() == 0
+    assert page.locator("#ring-actions button.act-resume").is_visible()
+    assert page.locator("#ring-early").get_attribute("data-gate") == "halted"
+    assert "halted" in page.locator("ol.timeline").inner_text()
+    assert seen.errors == []
+    shot(page, "rollout-rings-halted-approver-wide")
+
+    head = open_rollout(new_page, sign_in, live_server, "dora", "narrow")
+    assert "on hold" in head.locator("#placement-design").inner_text()
+    assert "reached" in head.locator("#placement-finance").inner_text()
+    fits(head, WIDTHS["narrow"][0])
+    shot(head, "rollout-rings-halted-head-narrow")
