@@ -187,8 +187,6 @@ PORTAL_SERVE_FILES = env_bool("PORTAL_SERVE_FILES", not PRODUCTION)
 PORTAL_PUBLIC_URL = env_or_running("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
-# Functions that add sections to the rollout page (the rollout rings); the fleet app imports none of them.
-PORTAL_ROLLOUT_SECTIONS = ["kinoite_portal.rollouts.views.pages.rollout_section"]
 # How long the hourly adoption samples behind the rollout charts are kept.
 PORTAL_ADOPTION_DAYS = env_int("PORTAL_ADOPTION_DAYS", 90)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)
@@ -198,6 +196,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_CHECKIN_MAX_BYTES
 PORTAL_TLS_CERT = env_str("PORTAL_TLS_CERT")
 PORTAL_TLS_KEY = env_str("PORTAL_TLS_KEY")
 PORTAL_WEBSERVER_USER = env_str("PORTAL_WEBSERVER_USER")
+
+# Layers run one way (ostree <- core <- releases <- fleet <- rollouts): where a lower app needs what a higher one
+# knows, it calls the function one of these settings names (read with import_string), and never imports it.
+# Commits desktops boot, stage or keep for rollback, which retention must not prune: () -> Iterable[str].
+PORTAL_BOOTED_CHECKSUMS_PROVIDER = "kinoite_portal.fleet.selectors.host_deployed_checksums"
+# What the fleet says about a commit, shown on the approval page: (checksum=) -> object for the template, or None.
+PORTAL_PROMOTION_EVIDENCE_PROVIDER = "kinoite_portal.fleet.selectors.pilot_evidence"
+# Sets the departments a directory user heads from the directory's groups:
+# (user=, wanted=set of slugs, managed=set of slugs) -> (added, removed, missing) lists of slugs.
+PORTAL_DEPARTMENT_HEADS_SYNC = "kinoite_portal.fleet.services.departments.department_heads_sync"
+# What the rings add to the fleet's rollout page: each (request) -> fleet.sections.RolloutSection or None.
+PORTAL_ROLLOUT_SECTIONS = ["kinoite_portal.rollouts.views.pages.rollout_section"]
 
 # --- Email ------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -505,3 +505,11 @@ def image_adoption(*, checksum: str) -> ImageAdoption:
         .first()
     )
     return ImageAdoption(checksum=checksum, first_seen=first, **counts)
+
+
+def host_deployed_checksums() -> set[str]:
+    """Return every commit a desktop boots, has staged or keeps as its rollback deployment (retention keeps them)."""
+    wanted: set[str] = set()
+    for row in Host.objects.values_list("booted_checksum", "staged_checksum", "rollback_checksum"):
+        wanted.update(checksum for checksum in row if checksum)
+    return wanted

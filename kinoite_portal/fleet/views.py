@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_safe
 
+from kinoite_portal.core.htmx import HtmxHttpRequest
 from kinoite_portal.fleet import selectors
 from kinoite_portal.fleet.models import CheckIn
 from kinoite_portal.fleet.sections import RolloutSection
@@ -82,7 +83,7 @@ def department(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @permission_required("fleet.view_rollout", raise_exception=True)
-def host_list(request: HttpRequest) -> HttpResponse:
+def host_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = selectors.HostFilters(
         department=request.GET.get("department", "")[:100],
         category=request.GET.get("category", "")[:20],
@@ -98,8 +99,7 @@ def host_list(request: HttpRequest) -> HttpResponse:
         "category_labels": dict(selectors.CATEGORIES),
     }
     # The search box asks for the results partial only; a plain request (or no JavaScript) gets the page.
-    partial = bool(getattr(request, "htmx", False))
-    return render(request, "fleet/_host_results.html" if partial else "fleet/host_list.html", context)
+    return render(request, "fleet/_host_results.html" if request.htmx else "fleet/host_list.html", context)
 
 
 @require_GET

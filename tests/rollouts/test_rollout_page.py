@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -184,7 +185,7 @@ def test_the_status_part_stops_polling_once_the_rollout_is_over_and_tells_the_pa
     Rollout.objects.filter(pk=running.pk).update(state=Rollout.State.COMPLETED)
     over = client.get(url + "?state=running")
     assert over.status_code == 286
-    assert over["HX-Trigger"] == "rolloutChanged"
+    assert json.loads(over["HX-Trigger"]) == {"rolloutChanged": {}}
 
 
 def test_a_rollout_has_a_page_of_its_own(running: Rollout, approver: Any, client_for: Any) -> None:

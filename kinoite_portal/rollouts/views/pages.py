@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from kinoite_portal.core.charts import Marker, StackedChart
+from kinoite_portal.core.htmx import render_poll
 from kinoite_portal.fleet import selectors as fleet_selectors
 from kinoite_portal.fleet.sections import RolloutSection
 from kinoite_portal.rollouts import selectors
@@ -157,9 +158,11 @@ def rollout_status(request: HttpRequest, pk: int) -> HttpResponse:
         Rollout.objects.select_related("stage", "commit", "previous_commit", "promotion"), pk=pk
     )
     context = ring_rollout_context(request, rollout=rollout)
-    response = render(request, "rollouts/_ring_status.html", {"section_context": context})
-    if request.GET.get("state") not in (None, rollout.state):
-        response["HX-Trigger"] = CHANGED
-    if not rollout.is_active:
-        response.status_code = 286  # htmx stops polling
-    return response
+    changed = request.GET.get("state") not in (None, rollout.state)
+    return render_poll(
+        request,
+        "rollouts/_ring_status.html",
+        {"section_context": context},
+        finished=not rollout.is_active,
+        event=CHANGED if changed else "",
+    )
