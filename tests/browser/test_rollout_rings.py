@@ -183,8 +183,8 @@ def test_an_approver_halts_the_rollout_and_the_department_head_sees_it_on_hold(
 
     # Bad input: advancing early without a reason is refused, with the reason why, and nothing moves.
     page.click("#ring-actions button.act-advance")
-    page.wait_for_selector("#ring-actions .failure")
-    assert "reason" in page.locator("#ring-actions .failure").inner_text()
+    page.wait_for_selector("#ring-rollout .action-error")
+    assert "reason" in page.locator("#ring-rollout .action-error").inner_text()
     assert RolloutRing.objects.get(rollout=ring_rollout, name="broad").state == RolloutRing.State.WAITING
 
     page.fill("#rollout-reason", "Finance desktops lose their printers after the update.")
@@ -192,7 +192,7 @@ def test_an_approver_halts_the_rollout_and_the_department_head_sees_it_on_hold(
     page.wait_for_selector("#ring-rollout[data-state=halted]")
 
     assert RolloutEvent.objects.filter(rollout=ring_rollout, kind=RolloutEvent.Kind.HALTED).count() == 1
-    assert "Finance desktops lose their printers" in page.locator("#ring-rollout .failure").inner_text()
+    assert "Finance desktops lose their printers" in page.locator("#ring-rollout .halted-banner").inner_text()
     assert page.locator("#ring-actions button.act-halt, #ring-actions button.act-advance").count() == 0
     assert page.locator("#ring-actions button.act-resume").is_visible()
     assert page.locator("#ring-early").get_attribute("data-gate") == "halted"
