@@ -89,7 +89,8 @@ def ring_rollout_context(
     """Return the context of the rings section for this user, or None when the stage has no rings."""
     user = request.user
     sees_all = user.has_perm("fleet.view_all_departments")
-    departments = list(fleet_selectors.visible_departments(user))
+    # IT staff read each ring's departments on its card; a department head gets a line per department they head.
+    departments = [] if sees_all else list(fleet_selectors.visible_departments(user))
     stage = rollout.stage if rollout is not None else fleet_selectors.prod_stage()
     page = selectors.rollout_page(stage=stage, departments=departments, rollout=rollout)
     if page is None:
