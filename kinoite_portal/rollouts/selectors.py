@@ -24,12 +24,14 @@ from django.db.models import (
     DateTimeField,
     F,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kinoite_portal.fleet.models import Department, Host
@@ -91,35 +93,15 @@ def stage_rings(stage: Stage) -> QuerySet[Ring]:
 
 
 def hosts_with_ring(stage: Stage, queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
-    """Return hosts annotated with ``ring_pk``: the ring of ``stage`` each is in (None when the stage has no rings).
-
-    The rings' lists are read first, in one small query, so that the database places each host with IN lists:
-    a subquery per host would run again wherever a grouped count refers to ``ring_pk``.
-    """
+    """Return hosts annotated with ``ring_pk``: the ring of ``stage`` each is in (None when the stage has no rings)."""
     queryset = Host.objects.all() if queryset is None else queryset
-    order: dict[int, int] = {}
-    hosts: dict[int, list[int]] = defaultdict(list)
-    departments: dict[int, list[int]] = defaultdict(list)
-    rings = Ring.objects.filter(stage=stage).order_by().values_list("pk", "order", Value(""), Value(0))
-    listed = Ring.hosts.through.objects.filter(ring__stage=stage).values_list(
-        "ring_id", "ring__order", Value("host"), "host_id"
+    rings = Ring.objects.filter(stage=stage)
+    listed = rings.filter(hosts=OuterRef("pk")).order_by("order").values("pk")[:1]
+    by_department = rings.filter(departments=OuterRef("department_id")).order_by("order").values("pk")[:1]
+    last = rings.order_by("-order").values("pk")[:1]
+    return queryset.annotate(
+        ring_pk=Coalesce(Subquery(listed), Subquery(by_department), Subquery(last), output_field=IntegerField())
     )
-    listing = Ring.departments.through.objects.filter(ring__stage=stage).values_list(
-        "ring_id", "ring__order", Value("department"), "department_id"
-    )
-    for ring_pk, ring_order, kind, member in rings.union(listed, listing, all=True):
-        order[ring_pk] = ring_order
-        if kind == "host":
-            hosts[ring_pk].append(member)
-        elif kind == "department":
-            departments[ring_pk].append(member)
-    ordered = sorted(order, key=lambda pk: order[pk])
-    if not ordered:
-        return queryset.annotate(ring_pk=Value(None, output_field=IntegerField()))
-    # First match wins: a host listed by a ring (the first in order), then its department's first ring, then the last.
-    whens = [When(pk__in=hosts[pk], then=Value(pk)) for pk in ordered if hosts[pk]]
-    whens += [When(department_id__in=departments[pk], then=Value(pk)) for pk in ordered if departments[pk]]
-    return queryset.annotate(ring_pk=Case(*whens, default=Value(ordered[-1]), output_field=IntegerField()))
 
 
 def ring_for_host(*, host: Host, stage: Stage) -> Ring | None:
@@ -208,8 +190,7 @@ def gate_state(
 def ring_progress(rollout: Rollout, *, now: datetime | None = None) -> list[RingProgress]:
     """Return, per ring of ``rollout`` in order, its host counts, gate state and time until the gate can open.
 
-    Three queries whatever the number of hosts and check-ins: the rollout's rings, the rings' lists, and one grouped
-    count over the hosts.
+    Two queries whatever the number of hosts and check-ins: the rings, and one grouped count over the hosts.
     """
     now = now or timezone.now()
     rings = list(rollout.rings.select_related("ring").order_by("order"))

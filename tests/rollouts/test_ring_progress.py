@@ -169,4 +169,4 @@ def test_it_reads_the_progress_in_a_number_of_queries_that_does_not_grow_with_th
     for index in range(30):
         department: Any = list(departments.values())[index % 4]
         check_in(make_host(f"host-{index}", department), booted_on(commits["new"].checksum), greenboot="green")
-    assert queries() == few == 3  # the rings' lists, the rollout's rings, one grouped count
+    assert queries() == few == 2
