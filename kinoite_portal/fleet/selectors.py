@@ -329,7 +329,11 @@ def pilot_evidence(*, checksum: str) -> PilotEvidence:
 ADOPTION_DAYS_SHOWN = 7
 ADOPTION_SERIES_SHOWN = 5
 ADOPTION_MIN_SPAN = timedelta(hours=6)
-MARKER_KINDS: dict[str, str] = {RefUpdate.Source.PROMOTION: "promotion", RefUpdate.Source.ROLLBACK: "rollback"}
+MARKER_KINDS: dict[str, str] = {
+    RefUpdate.Source.PROMOTION: "promotion",
+    RefUpdate.Source.ROLLBACK: "rollback",
+    RefUpdate.Source.ROLLOUT: "ring",
+}
 
 
 @dataclass(frozen=True)
