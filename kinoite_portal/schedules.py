@@ -11,6 +11,9 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "releases.compose_scheduled": {"task": "releases.compose_scheduled", "schedule": 60.0},
     # Re-queues promotions whose worker died (running while the repo lock is free) and requests that waited for time.
     "releases.promotion_requeue_stuck": {"task": "releases.promotion_requeue_stuck", "schedule": 120.0},
+    # Halts rollouts whose failures crossed a threshold, moves the next ring where a gate opened, resends lost moves.
+    # Every 15 s: with check-ins also triggering it, a gate's opening moves the next ring within about 20 s.
+    "rollouts.evaluate_gates": {"task": "rollouts.evaluate_gates", "schedule": 15.0},
     # Marks desktops silent after PORTAL_SILENT_AFTER_DAYS without a check-in.
     "fleet.hosts_mark_silent": {"task": "fleet.hosts_mark_silent", "schedule": 900.0},
     # Keeps at most PORTAL_CHECKIN_HISTORY check-ins per desktop.

@@ -32,6 +32,13 @@ EXPECTED = {
         "approval page p95",
         "worker peak RSS",
     ],
+    6: [
+        "gate evaluation: median",
+        "gate evaluation: p95",
+        "gate evaluation: SQL queries",
+        "last qualifying check-in -> next ring's ref moved, check-in queues an evaluation",
+        "last qualifying check-in -> next ring's ref moved, beat alone",
+    ],
 }
 
 
