@@ -78,7 +78,7 @@ def ring_rollout(transactional_db: None, approver: Any, department_head: Any) ->
             moved_at=moved_at,
         )
         if moved_at:
-            ref_move(stage=prod, ref_name=rollout_ring.ref, commit=new, source="promotion", moved_at=moved_at)
+            ref_move(stage=prod, ref_name=rollout_ring.ref, commit=new, source="rollout", moved_at=moved_at)
             event = RolloutEvent.objects.create(
                 rollout=rollout, ring=rollout_ring, kind=RolloutEvent.Kind.MOVED, message=f"{name} now follows {new}."
             )
