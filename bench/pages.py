@@ -122,11 +122,11 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
         INSERT INTO releases_promotion (id, kind, state, treefile_id, commit_id, source_stage_id, target_stage_id,
             target_ref, requested_by_id, requested_at, comment, expedited, expedite_reason, approved_at, queued_at,
             started_at, finished_at, previous_head_id, previous_head_recorded, published_commit_id, failure_reason, log,
-            policy)
+            policy, moved_ref, bound_refs)
         SELECT j, 'promote', 'succeeded', 1, 5 * j - 2, 1, 2, %(ref)s, %(user)s, t, 'weekly update', false, '',
             t + interval '1 hour', t + interval '1 hour', t + interval '61 minutes', t + interval '62 minutes',
             CASE WHEN j > 1 THEN 5 * j - 7 END, true, 5 * j - 2, '', %(log)s,
-            '{"satisfied": true, "reasons": []}'::jsonb
+            '{"satisfied": true, "reasons": []}'::jsonb, %(ref)s, '[]'::jsonb
         FROM (SELECT j, now() - (%(full)s - (5 * j - 2)) * interval '3 hours' + interval '1 hour' AS t
               FROM generate_series(%(lo)s + 1, %(hi)s) AS j) AS p
     """,
