@@ -298,3 +298,11 @@ def pilot_evidence(*, checksum: str) -> PilotEvidence:
         silent=Count("id", filter=~recent | Q(last_checkin_at__isnull=True)),
     )
     return PilotEvidence(checksum=checksum.lower(), **counts)
+
+
+def linkable_commits(user: Any, checksums: list[str]) -> set[str]:
+    """Return which of ``checksums`` have a commit page that ``user`` may open (one query; none for dept. heads)."""
+    wanted = {c for c in checksums if c}
+    if not wanted or not user.has_perm("releases.view_commit"):
+        return set()
+    return set(Commit.objects.filter(checksum__in=wanted).values_list("checksum", flat=True))

@@ -32,16 +32,50 @@ def stage_list() -> list[Stage]:
     return list(Stage.objects.order_by("order"))
 
 
-def compose_list(*, limit: int = 100) -> QuerySet[Compose]:
-    """Return the latest composes with what the list page shows."""
-    return Compose.objects.select_related("treefile", "revision", "commit", "requested_by").defer("log")[:limit]
+def compose_list() -> QuerySet[Compose]:
+    """Return the composes, newest first, with what the list page shows (the page slices it)."""
+    return (
+        Compose.objects.select_related("treefile", "revision", "commit", "requested_by")
+        .defer("log", *without_heavy("commit"))
+        .order_by("-created_at", "-id")
+    )
 
 
-def promotion_list(*, limit: int = 100) -> QuerySet[Promotion]:
-    """Return the latest promotions with what the list page shows: versions and checksums, no package lists."""
-    return Promotion.objects.select_related(
-        "commit", "published_commit", "source_stage", "target_stage", "requested_by"
-    ).defer("log", *without_heavy("commit"), *without_heavy("published_commit"))[:limit]
+def promotion_list() -> QuerySet[Promotion]:
+    """Return the promotions, newest first, with what the list page shows: versions and checksums, no package lists."""
+    return (
+        Promotion.objects.select_related("commit", "published_commit", "source_stage", "target_stage", "requested_by")
+        .defer("log", *without_heavy("commit"), *without_heavy("published_commit"))
+        .order_by("-requested_at", "-id")
+    )
+
+
+def requestable_commit_ids(composes: list[Compose]) -> set[int]:
+    """Return the ids of the composes' commits whose next step is a promotion request.
+
+    That is a commit newer than what the last stage publishes for its treefile, with no open request yet. Two
+    queries, whatever the number of composes.
+    """
+    commits = {c.commit_id: c for c in composes if c.commit_id}
+    stages = stage_list()
+    if not commits or len(stages) < 2:
+        return set()
+    target = stages[-1]
+    published = {c.treefile.published_ref for c in composes}
+    refs = Ref.objects.filter(stage=target, name__in=published).select_related("head").defer(*without_heavy("head"))
+    heads = {r.name: r.head for r in refs}
+    requested = set(
+        Promotion.objects.filter(commit_id__in=commits, state__in=Promotion.OPEN_STATES).values_list(
+            "commit_id", flat=True
+        )
+    )
+    return {
+        commit_id
+        for commit_id, compose in commits.items()
+        if commit_id not in requested
+        and compose.commit is not None
+        and is_newer_than(compose.commit, heads.get(compose.treefile.published_ref))
+    }
 
 
 def audit_event_list(
@@ -71,6 +105,12 @@ class TreefileLane:
     target_history: list[RefUpdate] = field(default_factory=list)
     newer: list[Commit] = field(default_factory=list)
     open_promotions: list[Promotion] = field(default_factory=list)
+
+    @property
+    def requestable(self) -> list[Commit]:
+        """Return the newer dev commits that no open request names yet: their next step is a promotion request."""
+        requested = {p.commit_id for p in self.open_promotions}
+        return [c for c in self.newer if c.pk not in requested]
 
     @property
     def target_head(self) -> Commit | None:

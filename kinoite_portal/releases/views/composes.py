@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,14 +14,18 @@ from kinoite_portal.releases.services.composes import ComposeError, compose_canc
 
 # htmx stops polling when a poll answers 286.
 STOP_POLLING = 286
+COMPOSES_PER_PAGE = 50
 
 
 @require_GET
 @permission_required("releases.view_compose", raise_exception=True)
 def compose_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.compose_list(), COMPOSES_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "section": "composes",
-        "composes": selectors.compose_list(),
+        "page": page,
+        "composes": page.object_list,
+        "requestable": selectors.requestable_commit_ids(list(page.object_list)),
         "treefiles": Treefile.objects.order_by("name"),
     }
     return render(request, "releases/compose_list.html", context)
