@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Length, RowNumber, Substr
 
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import DiffResult, OstreeError, Package, PackageDiff, Repo, diff_packages
@@ -48,6 +48,28 @@ def promotion_list() -> QuerySet[Promotion]:
         .defer("log", *without_heavy("commit"), *without_heavy("published_commit"))
         .order_by("-requested_at", "-id")
     )
+
+
+@dataclass(frozen=True)
+class LogTail:
+    """The part of a job log after an offset (in characters), and the offset to ask for next."""
+
+    text: str
+    offset: int
+    finished: bool
+
+
+def compose_log_tail(*, pk: int, offset: int) -> LogTail:
+    """Return the compose log after ``offset`` characters, read by the database (never the whole log)."""
+    row = (
+        Compose.objects.filter(pk=pk)
+        .annotate(size=Length("log"), tail=Substr("log", offset + 1))
+        .values("size", "tail", "state")
+        .get()
+    )
+    # Read in one statement, so size and tail agree even while the worker appends.
+    tail = row["tail"] if offset < row["size"] else ""
+    return LogTail(text=tail, offset=max(offset, row["size"]), finished=row["state"] in Compose.FINISHED_STATES)
 
 
 def requestable_commit_ids(composes: list[Compose]) -> set[int]:

@@ -48,6 +48,52 @@ function copyOnClick(event) {
   ).finally(() => setTimeout(() => { button.textContent = label; button.classList.remove("copied"); }, 1500));
 }
 
+// A running compose's log: fetch only the lines after what the page has, append them, and follow the tail unless
+// the reader scrolled up to read something.
+const LOG_POLL_MS = 2000;
+
+function followLog(log) {
+  const url = log.dataset.tailUrl;
+  let offset = Number(log.dataset.offset || 0);
+  log.scrollTop = log.scrollHeight;
+  async function poll() {
+    let answer;
+    try {
+      const response = await fetch(`${url}?offset=${offset}`, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      answer = await response.json();
+    } catch (error) {
+      setTimeout(poll, LOG_POLL_MS * 2);  // a restarting server: try again a little later
+      return;
+    }
+    if (answer.text) {
+      const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
+      log.append(document.createTextNode(answer.text));
+      if (atBottom) log.scrollTop = log.scrollHeight;
+    } else if (!log.textContent) {
+      const status = document.getElementById("compose-status");
+      if (status && status.dataset.state === "running") log.dataset.empty = "Started; the first lines arrive in a moment.";
+    }
+    offset = answer.offset;
+    log.dataset.offset = String(offset);
+    if (answer.finished) {
+      delete log.dataset.tailUrl;
+      return;
+    }
+    setTimeout(poll, LOG_POLL_MS);
+  }
+  setTimeout(poll, LOG_POLL_MS);
+}
+
+// A running job's elapsed time, counted each second between two polls of its status.
+function tickElapsed() {
+  for (const el of document.querySelectorAll(".elapsed[data-since]")) {
+    const seconds = Math.max(0, Math.floor((Date.now() - new Date(el.dataset.since)) / 1000));
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    el.textContent = h ? `${h} h ${m} min` : m ? `${m} min ${s} s` : `${s} s`;
+  }
+}
+
 function showMessages(messages) {
   const box = document.getElementById("messages");
   if (!box) return;
@@ -70,7 +116,13 @@ function disableOnSubmit(event) {
   setTimeout(() => buttons.forEach((button) => { button.disabled = true; }), 0);
 }
 
-document.addEventListener("DOMContentLoaded", () => { localizeTimes(document); localizeAbsoluteTimes(document); });
+document.addEventListener("DOMContentLoaded", () => {
+  localizeTimes(document);
+  localizeAbsoluteTimes(document);
+  const log = document.querySelector("#compose-log[data-tail-url]");
+  if (log) followLog(log);
+  if (document.getElementById("compose-status")) setInterval(tickElapsed, 1000);
+});
 document.addEventListener("click", copyOnClick);
 document.addEventListener("submit", disableOnSubmit);
 document.addEventListener("htmx:afterSwap", (event) => { localizeTimes(event.target); localizeAbsoluteTimes(event.target); });

@@ -49,6 +49,9 @@ def wait_for_compose(page: Any, timeout: float = 45) -> list[tuple[str, str]]:
         if not seen or seen[-1] != (state, log):
             seen.append((state, log))
         if state in {"succeeded", "failed", "cancelled", "unchanged"}:
+            # The log follows on its own poll: it stops asking once it has the last line.
+            page.wait_for_selector("#compose-log:not([data-tail-url])", state="attached", timeout=10_000)
+            seen.append((state, page.locator("#compose-log").inner_text()))
             return seen
         page.wait_for_timeout(200)
     raise AssertionError(f"the compose page never showed the end of the compose; saw {[s for s, _ in seen]}")

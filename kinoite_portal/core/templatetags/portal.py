@@ -120,3 +120,26 @@ def page_url(context: Context, number: int) -> str:
     query = context["request"].GET.copy()
     query["page"] = str(number)
     return f"?{query.urlencode()}"
+
+
+def _span(seconds: float) -> str:
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+@register.simple_tag
+def elapsed(start: datetime | None, end: datetime | None = None) -> str:
+    """Render how long a job ran ("2 min 5 s"); while it runs (no ``end``) static/js/portal.js keeps counting."""
+    if start is None:
+        return ""
+    if end is not None:
+        return format_html('<span class="elapsed">{}</span>', _span((end - start).total_seconds()))
+    return format_html(
+        '<span class="elapsed" data-since="{}">{}</span>',
+        start.astimezone(UTC).isoformat(),
+        _span((timezone.now() - start).total_seconds()),
+    )

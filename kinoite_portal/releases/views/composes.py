@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -52,6 +52,23 @@ def compose_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def compose_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Return the status partial the detail page polls every 2 s; 286 once the compose has ended."""
     return _status_response(request, _compose(pk))
+
+
+@require_GET
+@permission_required("releases.view_compose", raise_exception=True)
+def compose_log(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the log lines after ``?offset=`` (characters), the next offset and whether more can come, as JSON.
+
+    The detail page appends what it gets, so the reader's scroll position stays where it is.
+    """
+    raw = request.GET.get("offset", "0")
+    if not raw.isdigit() or len(raw) > 12:
+        return JsonResponse({"error": "offset must be a whole number of characters, 0 or more"}, status=400)
+    try:
+        tail = selectors.compose_log_tail(pk=pk, offset=int(raw))
+    except Compose.DoesNotExist:
+        raise Http404("No such compose.") from None
+    return JsonResponse({"text": tail.text, "offset": tail.offset, "finished": tail.finished})
 
 
 def _status_response(request: HttpRequest, compose: Compose) -> HttpResponse:
