@@ -94,6 +94,19 @@ function tickElapsed() {
   }
 }
 
+// After the user's own htmx action (a vote, a cancel) answers with an error, move keyboard focus to that error so
+// screen readers and keyboard users land on it, instead of on the page body the swap left them on.
+function focusSwappedAlert(event) {
+  const config = event.detail.requestConfig;
+  if (!config || config.verb === "get") return;
+  let root = event.detail.target;
+  if (!root.isConnected && root.id) root = document.getElementById(root.id);  // an outerHTML swap replaced it
+  const alert = root && root.querySelector('[role="alert"]');
+  if (!alert) return;
+  alert.tabIndex = -1;
+  alert.focus();
+}
+
 function showMessages(messages) {
   const box = document.getElementById("messages");
   if (!box) return;
@@ -126,4 +139,5 @@ document.addEventListener("DOMContentLoaded", () => {
 document.addEventListener("click", copyOnClick);
 document.addEventListener("submit", disableOnSubmit);
 document.addEventListener("htmx:afterSwap", (event) => { localizeTimes(event.target); localizeAbsoluteTimes(event.target); });
+document.addEventListener("htmx:afterSettle", focusSwappedAlert);
 document.addEventListener("messages", (event) => showMessages(event.detail.value || []));
