@@ -28,7 +28,8 @@ from kinoite_portal.releases.services.treefiles import treefile_save
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
     list_display = ["name", "order", "repo_path", "public_url", "signing_key", "required_approvals"]
-    # Signing keys (issue 4): generate as an action, import on /admin/releases/stage/<id>/import-key/.
+    # Signing keys: Generate and Import buttons on the stage's page (templates/admin/releases/stage/change_form.html),
+    # and generate as a bulk action.
     actions = [signing_admin.generate_signing_key]
 
     def get_urls(self) -> list[Any]:
@@ -37,8 +38,13 @@ class StageAdmin(admin.ModelAdmin):
 
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin):
+    """Keys are listed and renamed here; they are made only by Generate or Import on a stage's page."""
+
     list_display = ["name", "fingerprint", "created_at"]
     readonly_fields = ["fingerprint", "public_key", "gnupg_home", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(Treefile)
