@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from django import template
 from django.template import Context
@@ -143,3 +144,9 @@ def elapsed(start: datetime | None, end: datetime | None = None) -> str:
         start.astimezone(UTC).isoformat(),
         _span((timezone.now() - start).total_seconds()),
     )
+
+
+@register.filter
+def get_item(mapping: Mapping[Any, Any] | None, key: Any) -> Any:
+    """Return ``mapping[key]``, or None (templates cannot index a dict by a variable)."""
+    return (mapping or {}).get(key)
