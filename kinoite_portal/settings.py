@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from kinoite_portal.core.run_state import run_state_read
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -47,6 +49,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 PRODUCTION = env_bool("PORTAL_PRODUCTION")
 DEBUG = env_bool("DEBUG")
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
+# A `manage.py` typed in a second terminal finds the Redis, database and public URL of a running `make run` of the
+# same checkout (kinoite_portal.core.run_state); the environment always wins, and production reads only the environment.
+RUN_STATE = {} if PRODUCTION else run_state_read(VAR_DIR)
+
+
+def env_or_running(name: str, default: str) -> str:
+    """Return an environment variable, else what the running `make run` shares, else the default."""
+    return env_str(name) or RUN_STATE.get(name) or default
 
 
 def _secret_key() -> str:
@@ -80,6 +90,7 @@ INSTALLED_APPS = [
     "kinoite_portal.core",
     "kinoite_portal.releases",
     "kinoite_portal.fleet",
+    "kinoite_portal.rollouts",
 ]
 
 MIDDLEWARE = [
@@ -117,7 +128,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+        env_or_running("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
@@ -150,8 +161,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 
 # --- Redis and Celery -------------------------------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL.replace("unix://", "redis+socket://", 1))
+REDIS_URL = env_or_running("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL.replace("unix://", "redis+socket://", 1)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     # A task whose worker died unacknowledged is handed out again after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
@@ -173,7 +184,8 @@ PORTAL_COMPOSE_CONFIG_DIR = Path(env_str("PORTAL_COMPOSE_CONFIG_DIR", str(VAR_DI
 PORTAL_COMMAND_TIMEOUT = env_int("PORTAL_COMMAND_TIMEOUT", 1800)
 # The portal serves /repo/<stage>/ and /static/ itself on a first run; production leaves both to Apache or nginx.
 PORTAL_SERVE_FILES = env_bool("PORTAL_SERVE_FILES", not PRODUCTION)
-PORTAL_PUBLIC_URL = env_str("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
+# Where desktops and email readers reach the portal; run_portal derives it from --bind unless it is set.
+PORTAL_PUBLIC_URL = env_or_running("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)

@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# Install the system packages the portal needs, when they are missing.
-#   install-system-packages.sh run   -> ostree, gnupg, redis-server (what `make run` needs)
+# Install the system packages the portal needs, when they are missing. The Makefile runs this BEFORE pip, because
+# pip builds PyGObject, pycairo and (for the tests) python-ldap from source against these headers.
+#   install-system-packages.sh run   -> ostree, gnupg, redis-server, and what pip needs to build `pip install -e .`
 #   install-system-packages.sh test  -> plus chromium, nginx, apache2, slapd and LDAP headers (what `make test` needs)
 #   install-system-packages.sh bench -> plus wrk (what `make bench` needs)
-# As root it uses apt-get (Debian, Ubuntu) or dnf (Fedora, RHEL); otherwise it prints the command to run.
+# As root it uses apt-get (Debian, Ubuntu) or dnf (Fedora, RHEL); otherwise it prints the command to run and fails.
+# PYTHON names the interpreter the virtualenv is made from (default python3): its venv module and headers are checked.
 set -euo pipefail
 profile=${1:-run}
+python=${PYTHON:-python3}
+case "$profile" in
+  run | test | bench) ;;
+  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+esac
 
-# "command-or-file:debian-package:fedora-package"
+# "check:debian-package:fedora-package". A check is a command name, an absolute path (globs allowed), pc:MODULE
+# (pkg-config knows MODULE) or py:CODE (the interpreter runs CODE successfully); "a|b" passes if either passes.
 needs=(
   "ostree:ostree:ostree"
   "gpg:gnupg:gnupg2"
   "redis-server:redis-server:redis"
+  # Building the virtualenv and PyGObject (python bindings of libostree) from source.
+  "py:import ensurepip, venv:python3-venv:python3"
+  "py:import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))):python3-dev:python3-devel"
+  "cc:gcc:gcc"
+  "pkg-config:pkg-config:pkgconf-pkg-config"
+  "pc:gobject-introspection-1.0:libgirepository1.0-dev:gobject-introspection-devel"
+  "pc:cairo:libcairo2-dev:cairo-devel"
+  "/usr/lib/*/girepository-1.0/OSTree-1.0.typelib|/usr/lib64/girepository-1.0/OSTree-1.0.typelib:gir1.2-ostree-1.0:ostree-libs"
 )
 if [ "$profile" = test ] || [ "$profile" = bench ]; then
   needs+=(
@@ -29,24 +45,39 @@ if [ "$profile" = bench ]; then
   needs+=("wrk:wrk:wrk")
 fi
 
+have_one() {
+  local check=$1 path
+  case "$check" in
+    py:*) "$python" -c "${check#py:}" >/dev/null 2>&1 ;;
+    pc:*) command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${check#pc:}" ;;
+    /*)
+      for path in $check; do [ -e "$path" ] && return 0; done  # unquoted on purpose: expands the glob
+      return 1
+      ;;
+    *) command -v "$check" >/dev/null 2>&1 ;;
+  esac
+}
+
 have() {
   local alt
   IFS='|' read -ra alts <<<"$1"
-  for alt in "${alts[@]}"; do
-    if [[ "$alt" == /* ]]; then [ -e "$alt" ] && return 0; else command -v "$alt" >/dev/null 2>&1 && return 0; fi
-  done
+  for alt in "${alts[@]}"; do have_one "$alt" && return 0; done
   return 1
 }
 
-if command -v apt-get >/dev/null 2>&1; then manager=apt; field=2
-elif command -v dnf >/dev/null 2>&1; then manager=dnf; field=3
-else echo "Neither apt-get nor dnf found: install ostree, gnupg and redis by hand." >&2; exit 1
+if command -v apt-get >/dev/null 2>&1; then manager=apt
+elif command -v dnf >/dev/null 2>&1; then manager=dnf
+else echo "Neither apt-get nor dnf found: install ostree, gnupg, redis and the build headers by hand." >&2; exit 1
 fi
 
 missing=()
 for need in "${needs[@]}"; do
-  IFS=':' read -ra parts <<<"$need"
-  have "${parts[0]}" || missing+=("${parts[$((field - 1))]}")
+  # The check may contain colons (py: code), so the two package names are taken from the end.
+  fedora=${need##*:}; rest=${need%:*}
+  debian=${rest##*:}; check=${rest%:*}
+  if ! have "$check"; then
+    if [ "$manager" = apt ]; then missing+=("$debian"); else missing+=("$fedora"); fi
+  fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

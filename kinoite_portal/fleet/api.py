@@ -32,7 +32,7 @@ from kinoite_portal.fleet.services.enrollment import (
 from kinoite_portal.fleet.status_parser import StatusError, parse_status
 
 ENROLLMENT_STATUS = {"invalid": 401, "expired": 410, "used_up": 410, "revoked": 410}
-GREENBOOT_VALUES = {"green", "red", "unknown"}
+GREENBOOT_VALUES = {"green", "red", "fallback", "unknown"}
 MAX_JSON_DEPTH = 64
 
 
@@ -185,7 +185,10 @@ def checkin(request: HttpRequest) -> JsonResponse:
         raise ApiError(400, "missing_field", "'status' is required")
     greenboot = data.get("greenboot")
     if greenboot is not None and greenboot not in GREENBOOT_VALUES:
-        raise ApiError(400, "invalid_field", "'greenboot' must be 'green', 'red', 'unknown' or null")
+        raise ApiError(400, "invalid_field", "'greenboot' must be 'green', 'red', 'fallback', 'unknown' or null")
+    booted_default = data.get("booted_default")
+    if booted_default is not None and not isinstance(booted_default, bool):
+        raise ApiError(400, "invalid_field", "'booted_default' must be true, false or null")
     try:
         status = parse_status(data["status"])
     except StatusError as exc:
@@ -196,6 +199,7 @@ def checkin(request: HttpRequest) -> JsonResponse:
         status=status,
         report=data,
         greenboot=greenboot,
+        booted_default=booted_default,
         remote_addr=request.META.get("REMOTE_ADDR") or None,
     )
     return JsonResponse(

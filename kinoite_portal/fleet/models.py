@@ -45,6 +45,7 @@ class Host(models.Model):
         UNKNOWN = "unknown"
         GREEN = "green"
         RED = "red"
+        FALLBACK = "fallback"  # greenboot reported "FALLBACK BOOT DETECTED": the boot loader fell back
 
     hostname = models.CharField(max_length=255, db_index=True)
     machine_id = models.CharField(max_length=64, unique=True)
@@ -67,6 +68,10 @@ class Host(models.Model):
     rollback_checksum = models.CharField(max_length=64, blank=True)
     rollback_version = models.CharField(max_length=100, blank=True)
     health = models.CharField(max_length=8, choices=Health.choices, default=Health.UNKNOWN)
+    booted_default = models.BooleanField(
+        default=True,
+        help_text="Whether the booted deployment is the default one; false after a fallback boot.",
+    )
     is_silent = models.BooleanField(default=False, db_index=True)
     deployments = models.JSONField(
         default=list, blank=True, help_text="A summary of each deployment in the latest report."

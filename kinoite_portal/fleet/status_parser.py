@@ -94,6 +94,16 @@ class HostStatus:
     update_driver: dict[str, Any] | None
     raw: dict[str, Any] = field(compare=False, repr=False)
 
+    @property
+    def booted_is_default(self) -> bool:
+        """Return whether the booted deployment is the default one (what the boot loader picks first).
+
+        rpm-ostree lists the default first, except that an update staged for the next boot comes before it. A
+        booted deployment further down means the boot loader fell back (or an admin picked an older entry).
+        """
+        index = next(i for i, deployment in enumerate(self.deployments) if deployment.booted)
+        return index == 0 or (index == 1 and self.deployments[0].staged)
+
 
 def _string_list(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []

@@ -93,3 +93,37 @@ def test_bad_treefile_files_are_refused_and_nothing_is_saved(stages, tmp_path, t
 def test_an_unknown_treefile_name_is_refused(stages) -> None:
     with pytest.raises(CommandError, match="no treefile named 'nope'"):
         call_command("compose", "nope")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_wait_says_that_no_worker_listens_on_the_compose_queue_instead_of_waiting_forever(
+    treefile, start_worker
+) -> None:
+    from django.conf import settings
+
+    start_worker(queues="default,repo")  # a worker runs, but none takes composes
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "compose", "kinoite", "--wait"],
+        cwd=PROJECT_DIR,
+        env=child_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    compose = Compose.objects.get()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        f"compose #{compose.pk} is still queued: no worker is listening on the compose queue of "
+        f"{settings.CELERY_BROKER_URL}; is the worker running? (it stays queued and runs once a worker starts)"
+    ) in result.stderr
+    assert compose.state == Compose.State.QUEUED
+
+
+@pytest.mark.django_db
+def test_wait_timeout_must_be_positive_and_nothing_is_queued(treefile) -> None:
+    with pytest.raises(CommandError, match="--wait-timeout must be a positive number of seconds"):
+        call_command("compose", "kinoite", "--wait", "--wait-timeout=0")
+    assert not Compose.objects.exists()

@@ -16,7 +16,11 @@ def create_groups(apps: Any, schema_editor: Any) -> None:
         app_config.models_module = None
     from kinoite_portal.core.roles import groups_ensure
 
-    groups_ensure(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
+    groups_ensure(
+        group_model=apps.get_model("auth", "Group"),
+        permission_model=apps.get_model("auth", "Permission"),
+        app_labels=frozenset({"core", "releases", "fleet"}),
+    )
 
 
 class Migration(migrations.Migration):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from kinoite_portal.fleet.models import CheckIn, Host
 from kinoite_portal.fleet.status_parser import Deployment, HostStatus
 
-GREENBOOT_STATES = {"green": Host.Health.GREEN, "red": Host.Health.RED}
+GREENBOOT_STATES = {"green": Host.Health.GREEN, "red": Host.Health.RED, "fallback": Host.Health.FALLBACK}
 
 
 def checkin_history_trim(*, host_id: int, keep: int | None = None) -> int:
@@ -39,6 +39,7 @@ def checkin_record(
     status: HostStatus,
     report: dict[str, Any],
     greenboot: str | None = None,
+    booted_default: bool | None = None,
     remote_addr: str | None = None,
 ) -> CheckIn:
     """Store a host's latest state from its parsed status and append the raw report to its history.
@@ -63,6 +64,8 @@ def checkin_record(
         "deployments": [d.summary() for d in status.deployments],
         # No greenboot in this report means the agent could not read it: an older verdict is not kept.
         "health": GREENBOOT_STATES.get(greenboot or "", Host.Health.UNKNOWN),
+        # The agent's word when it sent one, else what the order of the deployments says.
+        "booted_default": status.booted_is_default if booted_default is None else booted_default,
     }
     for prefix, deployment in (("staged", status.staged), ("rollback", status.rollback)):
         fields.update(_deployment_fields(prefix, deployment))

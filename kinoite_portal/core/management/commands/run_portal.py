@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,21 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from kinoite_portal.core.demo import seed_users
+from kinoite_portal.core.run_state import run_state_read, run_state_remove, run_state_write
+
+DEFAULT_ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
+
+
+def public_url_for_bind(bind: str) -> str:
+    """Return the URL people and desktops reach a gunicorn ``--bind`` address at (a wildcard means this host's name)."""
+    if bind.startswith(("unix:", "fd://")):
+        return "http://127.0.0.1:8000"
+    host, _, port = bind.rpartition(":")
+    if not host or host.endswith(":"):  # "8000" alone is not a form gunicorn takes; a bare host means port 8000
+        host, port = bind, "8000"
+    if host in {"0.0.0.0", "[::]", "::", ""}:  # noqa: S104 (this is a comparison, not a bind)
+        host = socket.getfqdn()
+    return f"http://{host}:{port}"
 
 
 class Command(BaseCommand):
@@ -30,8 +46,14 @@ class Command(BaseCommand):
             if shutil.which(binary) is None:
                 raise CommandError(f"{binary} is not installed: run deploy/dev/install-system-packages.sh run")
         var_dir = Path(settings.VAR_DIR)
+        running = run_state_read(var_dir)
+        if running:
+            raise CommandError(
+                f"run_portal already runs for this checkout (its Redis is {running.get('REDIS_URL')}); stop it first."
+            )
         run_dir = var_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.chmod(0o700)
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stopping = False
         signal.signal(signal.SIGINT, self._on_signal)
@@ -63,11 +85,11 @@ class Command(BaseCommand):
                 self._wait_for(lambda: socket_path.exists(), "Redis")
                 env["REDIS_URL"] = f"unix://{socket_path}"
                 env.pop("CELERY_BROKER_URL", None)
+            self._share_settings(env, var_dir, options["bind"])
             self.stdout.write("Migrating the database…")
             call_command("migrate", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
             if not options["no_demo"]:
-                os.environ["REDIS_URL"] = env.get("REDIS_URL", settings.REDIS_URL)
                 call_command("seed_demo")
             python = sys.executable
             self._start(
@@ -130,6 +152,26 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         finally:
             self._stop_all()
+            run_state_remove(var_dir=var_dir)
+
+    def _share_settings(self, env: dict[str, str], var_dir: Path, bind: str) -> None:
+        """Give the children, this process and any later `manage.py` of this checkout the same broker and URLs."""
+        from kinoite_portal.celery import app as celery_app
+
+        if not os.environ.get("PORTAL_PUBLIC_URL"):
+            env["PORTAL_PUBLIC_URL"] = public_url_for_bind(bind)
+            host = env["PORTAL_PUBLIC_URL"].split("://", 1)[1].rsplit(":", 1)[0]
+            if not os.environ.get("ALLOWED_HOSTS") and host not in DEFAULT_ALLOWED_HOSTS.split(","):
+                env["ALLOWED_HOSTS"] = f"{DEFAULT_ALLOWED_HOSTS},{host}"
+                settings.ALLOWED_HOSTS = env["ALLOWED_HOSTS"].split(",")
+        shared = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "PORTAL_PUBLIC_URL") if env.get(key)}
+        run_state_write(var_dir=var_dir, values=shared)
+        settings.REDIS_URL = env.get("REDIS_URL", settings.REDIS_URL)
+        settings.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or settings.REDIS_URL.replace(
+            "unix://", "redis+socket://", 1
+        )
+        settings.PORTAL_PUBLIC_URL = env.get("PORTAL_PUBLIC_URL", settings.PORTAL_PUBLIC_URL)
+        celery_app.conf.update(broker_url=settings.CELERY_BROKER_URL)
 
     def _which(self, binary: str) -> str:
         path = shutil.which(binary)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kinoite_portal.core.queues import GRACE_SECONDS, queue_unconsumed_message
 from kinoite_portal.releases.models import Promotion, Stage
 from kinoite_portal.releases.services.approvals import approval_grant, approval_reject
 from kinoite_portal.releases.services.promotions import PromotionError
@@ -43,6 +46,28 @@ def describe(promotion: Promotion) -> str:
     )
 
 
+def promotion_wait(command: BaseCommand, promotion: Promotion, *, timeout: float) -> Promotion:
+    """Wait until the worker has carried out an approved promotion; fail early when no worker takes the repo queue."""
+    started = time.monotonic()
+    state = promotion.state
+    while promotion.state in (Promotion.State.APPROVED, Promotion.State.QUEUED, Promotion.State.RUNNING):
+        waited = time.monotonic() - started
+        if waited > timeout:
+            raise CommandError(f"{describe(promotion)} after {timeout:g} s")
+        if promotion.state != Promotion.State.RUNNING and waited > GRACE_SECONDS:
+            problem = queue_unconsumed_message("repo")
+            if problem:
+                raise CommandError(f"{describe(promotion)}: {problem} (it runs once a worker starts)")
+        time.sleep(0.5)
+        promotion.refresh_from_db(fields=["state"])
+        if promotion.state != state:
+            state = promotion.state
+            command.stdout.write(f"[{state}]")
+    if promotion.state == Promotion.State.FAILED:
+        raise CommandError(f"{describe(promotion)}; see its log on the promotion page")
+    return promotion
+
+
 class VoteCommand(BaseCommand):
     """Approve or reject a promotion from the command line, under the same policy as the browser."""
 
@@ -52,8 +77,20 @@ class VoteCommand(BaseCommand):
         parser.add_argument("promotion_id", type=int)
         parser.add_argument("--as", dest="username", required=True, help="Portal user who votes.")
         parser.add_argument("--comment", default="")
+        if self.decision == "approve":
+            parser.add_argument(
+                "--wait", action="store_true", help="When this vote approves it, wait until the worker published it."
+            )
+            parser.add_argument(
+                "--wait-timeout",
+                type=float,
+                default=None,
+                help="Give up waiting after this many s (default: PORTAL_COMMAND_TIMEOUT plus a minute).",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("wait_timeout") is not None and options["wait_timeout"] <= 0:
+            raise CommandError("--wait-timeout must be a positive number of seconds")
         decide = approval_grant if self.decision == "approve" else approval_reject
         try:
             promotion = decide(
@@ -64,3 +101,6 @@ class VoteCommand(BaseCommand):
         except PromotionError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(describe(promotion)))
+        if options.get("wait") and promotion.state != Promotion.State.REQUESTED:
+            timeout = options["wait_timeout"] or settings.PORTAL_COMMAND_TIMEOUT + 60
+            self.stdout.write(self.style.SUCCESS(describe(promotion_wait(self, promotion, timeout=timeout))))

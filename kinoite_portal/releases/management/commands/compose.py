@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kinoite_portal.core.queues import GRACE_SECONDS, queue_unconsumed_message
 from kinoite_portal.releases.models import Compose, Treefile
 from kinoite_portal.releases.services.composes import ComposeError, compose_request
 from kinoite_portal.releases.services.treefiles import treefile_save
@@ -28,9 +30,18 @@ class Command(BaseCommand):
         parser.add_argument("--schedule", default=None, help="Cron schedule to save with a file (default: keep).")
         parser.add_argument("--comment", default="", help="Revision comment when TREEFILE is a file.")
         parser.add_argument("--wait", action="store_true", help="Wait for the compose and stream its log.")
-        parser.add_argument("--wait-timeout", type=float, default=None, help="Give up waiting after this many s.")
+        parser.add_argument(
+            "--wait-timeout",
+            type=float,
+            default=None,
+            help="Give up waiting after this many s (default: PORTAL_COMPOSE_TIMEOUT plus a minute, the longest a "
+            "compose may run). Waiting stops sooner when no worker listens on the compose queue.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        wait_timeout = options["wait_timeout"]
+        if wait_timeout is not None and wait_timeout <= 0:
+            raise CommandError("--wait-timeout must be a positive number of seconds")
         treefile = self._treefile(options)
         try:
             compose = compose_request(treefile=treefile, trigger="command")
@@ -39,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Compose #{compose.pk} of {treefile.name} r{compose.revision.number} queued")
         if not options["wait"]:
             return
-        self._follow(compose, options["wait_timeout"])
+        self._follow(compose, wait_timeout or settings.PORTAL_COMPOSE_TIMEOUT + 60)
 
     def _treefile(self, options: dict[str, Any]) -> Treefile:
         value = options["treefile"]
@@ -72,10 +83,11 @@ class Command(BaseCommand):
             lines = [f"  {field or 'treefile'}: {msg}" for field, msgs in exc.errors.items() for msg in msgs]
             raise CommandError("treefile not saved:\n" + "\n".join(lines)) from exc
 
-    def _follow(self, compose: Compose, wait_timeout: float | None) -> None:
+    def _follow(self, compose: Compose, wait_timeout: float) -> None:
         printed = 0
         state = compose.state
-        deadline = time.monotonic() + wait_timeout if wait_timeout else None
+        started = time.monotonic()
+        deadline = started + wait_timeout
         while True:
             compose.refresh_from_db(fields=["state", "log", "failure_reason", "commit"])
             if compose.state != state:
@@ -86,8 +98,15 @@ class Command(BaseCommand):
                 printed = len(compose.log)
             if compose.is_finished:
                 break
-            if deadline is not None and time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 raise CommandError(f"compose #{compose.pk} still {compose.state} after {wait_timeout:g} s")
+            if compose.state == Compose.State.QUEUED and time.monotonic() - started > GRACE_SECONDS:
+                problem = queue_unconsumed_message("compose")
+                if problem:
+                    raise CommandError(
+                        f"compose #{compose.pk} is still queued: {problem} "
+                        "(it stays queued and runs once a worker starts)"
+                    )
             time.sleep(0.5)
         summary = {"compose": compose.pk, "state": compose.state, "reason": compose.failure_reason}
         if compose.commit is not None:

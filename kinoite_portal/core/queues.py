@@ -1,0 +1,67 @@
+"""Is any Celery worker consuming a queue? The one check that queue-and-wait commands and pages share.
+
+Asking the workers (``inspect().active_queues()``) costs about a second when one of them is slow to answer, so the
+answer is kept for ``CACHE_SECONDS`` per process: a page polled every two seconds asks at most once per period.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+from kombu.utils.url import maybe_sanitize_url
+
+from kinoite_portal.celery import app as celery_app
+
+CACHE_SECONDS = 5.0
+# How long a queued job may wait before anyone says that no worker takes it: a busy worker's own start-up is shorter.
+GRACE_SECONDS = 5.0
+
+_lock = threading.Lock()
+_cached: tuple[float, dict[str, set[str]] | None] | None = None
+
+
+def queue_consumers(*, timeout: float = 1.0, refresh: bool = False) -> dict[str, set[str]] | None:
+    """Return {queue name: names of the workers consuming it}, or None when the broker cannot be reached."""
+    global _cached
+    with _lock:  # one inspection at a time; the threads queued behind it read its answer
+        if not refresh and _cached is not None and time.monotonic() - _cached[0] < CACHE_SECONDS:
+            return _cached[1]
+        consumers: dict[str, set[str]] | None
+        try:
+            # A connection of its own, so the question goes to the broker the settings name now.
+            with celery_app.connection_for_write() as connection:
+                connection.ensure_connection(
+                    max_retries=1, interval_start=0, interval_step=0, timeout=max(1, round(timeout))
+                )
+                replies = celery_app.control.inspect(timeout=timeout, connection=connection).active_queues() or {}
+        except Exception:  # the broker is down or unreachable: nobody consumes anything
+            consumers = None
+        else:
+            consumers = {}
+            for worker, queues in replies.items():
+                for queue in queues or []:
+                    consumers.setdefault(queue["name"], set()).add(worker)
+        _cached = (time.monotonic(), consumers)
+        return consumers
+
+
+def queue_has_consumer(queue: str) -> bool:
+    """Return True when at least one live worker consumes ``queue``."""
+    return bool((queue_consumers() or {}).get(queue))
+
+
+def broker_display_url() -> str:
+    """Return the broker URL without its password, as people see it in messages."""
+    return str(maybe_sanitize_url(settings.CELERY_BROKER_URL))
+
+
+def queue_unconsumed_message(queue: str) -> str | None:
+    """Return the warning to show when no worker consumes ``queue``, or None when one does."""
+    consumers = queue_consumers()
+    if consumers is None:
+        return f"the broker {broker_display_url()} cannot be reached; is Redis running?"
+    if consumers.get(queue):
+        return None
+    return f"no worker is listening on the {queue} queue of {broker_display_url()}; is the worker running?"

@@ -1,0 +1,218 @@
+"""Reads about rings and rollouts: which ring a host is in, and each ring's progress and gate.
+
+Every host of the fleet is in exactly one ring of a stage that has rings (see ``Ring``). For a rollout, each host
+falls in one category, decided by the database (first match wins), from evidence about the rollout's own commit only:
+
+- ``silent``: no check-in for ``PORTAL_SILENT_AFTER_DAYS`` days (or never): not counted toward the gate;
+- ``succeeded``: boots the commit (its ``base-checksum`` for layered hosts) as the default deployment, greenboot GREEN;
+- ``failed``: after the ring's move, reported greenboot RED on the commit, a fallback boot with the commit deployed,
+  or booted back to the previous commit with the new one as its rollback deployment;
+- ``timed_out``: none of the above within the ring's update timeout after its move;
+- ``pending``: the rest.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from kinoite_portal.fleet.models import Host
+from kinoite_portal.fleet.selectors import silent_cutoff
+from kinoite_portal.releases.models import Stage
+from kinoite_portal.rollouts.models import Ring, Rollout, RolloutRing
+
+HOST_CATEGORIES = ("succeeded", "failed", "pending", "timed_out", "silent")
+
+
+class Gate:
+    """The state of a ring's gate, i.e. whether the next ring may receive the commit."""
+
+    WAITING = "waiting"  # this ring's ref has not moved yet
+    MOVING = "moving"  # the worker is moving this ring's ref
+    SOAKING = "soaking"  # moved; the soak time is not over
+    BLOCKED = "blocked"  # soak over, success threshold not met
+    AWAITING_APPROVAL = "awaiting_approval"  # passed; the next ring moves after an approver's click
+    OPEN = "open"  # passed; the next ring moves by itself
+    PASSED = "passed"  # the next ring has moved (or, for the last ring, the rollout is complete)
+    FAILING = "failing"  # failure threshold crossed: the rollout halts
+    HALTED = "halted"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class RingProgress:
+    """One ring of a rollout: host counts per category, the gate's state and the time until it can open."""
+
+    ring: RolloutRing
+    succeeded: int
+    failed: int
+    pending: int
+    timed_out: int
+    silent: int
+    gate: str
+    opens_in: timedelta | None
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + self.failed + self.pending + self.timed_out + self.silent
+
+    @property
+    def active(self) -> int:
+        """Hosts that count toward the gate: all but the silent ones."""
+        return self.total - self.silent
+
+    @property
+    def success_percent(self) -> float:
+        return 100.0 * self.succeeded / self.active if self.active else 0.0
+
+    @property
+    def failure_percent(self) -> float:
+        return 100.0 * self.failed / self.active if self.active else 0.0
+
+
+def stage_rings(stage: Stage) -> QuerySet[Ring]:
+    return Ring.objects.filter(stage=stage).order_by("order")
+
+
+def hosts_with_ring(stage: Stage, queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
+    """Return hosts annotated with ``ring_pk``: the ring of ``stage`` each is in (None when the stage has no rings)."""
+    queryset = Host.objects.all() if queryset is None else queryset
+    rings = Ring.objects.filter(stage=stage)
+    listed = rings.filter(hosts=OuterRef("pk")).order_by("order").values("pk")[:1]
+    by_department = rings.filter(departments=OuterRef("department_id")).order_by("order").values("pk")[:1]
+    last = rings.order_by("-order").values("pk")[:1]
+    return queryset.annotate(
+        ring_pk=Coalesce(Subquery(listed), Subquery(by_department), Subquery(last), output_field=IntegerField())
+    )
+
+
+def ring_for_host(*, host: Host, stage: Stage) -> Ring | None:
+    """Return the ring of ``stage`` that ``host`` is in, or None when the stage has no rings."""
+    # The Django stubs do not see the annotation made in hosts_with_ring.
+    ring_pk = hosts_with_ring(stage, Host.objects.filter(pk=host.pk)).values("ring_pk")[:1]  # type: ignore[misc]
+    return Ring.objects.filter(pk=Subquery(ring_pk)).first()
+
+
+def _category(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> tuple[Case, Case]:
+    """Return the SQL expressions for each host's category and for the move time of its ring."""
+    commit = rollout.commit.checksum
+    previous = rollout.previous_commit.checksum if rollout.previous_commit else None
+    moved = [rr for rr in rings if rr.moved_at and rr.ring_id]
+    moved_at = Case(
+        *[When(ring_pk=rr.ring_id, then=Value(rr.moved_at)) for rr in moved],
+        default=Value(None),
+        output_field=DateTimeField(),
+    )
+    timed_out_ids = [rr.ring_id for rr in moved if rr.times_out_at and rr.times_out_at <= now]
+    on_commit = Q(booted_checksum=commit)
+    fell_back = (Q(health=Host.Health.FALLBACK) | Q(booted_default=False)) & (
+        Q(staged_checksum=commit) | Q(booted_checksum=commit)
+    )
+    evidence = (Q(health__in=[Host.Health.RED, Host.Health.FALLBACK]) & on_commit) | fell_back
+    if previous:
+        evidence |= Q(booted_checksum=previous, rollback_checksum=commit)
+    reported_after_move = Q(ring_moved_at__isnull=False, last_checkin_at__gte=F("ring_moved_at"))
+    category = Case(
+        When(Q(last_checkin_at__isnull=True) | Q(last_checkin_at__lt=silent_cutoff()), then=Value("silent")),
+        When(on_commit & Q(booted_default=True, health=Host.Health.GREEN), then=Value("succeeded")),
+        When(reported_after_move & evidence, then=Value("failed")),
+        When(ring_pk__in=timed_out_ids, then=Value("timed_out")),
+        default=Value("pending"),
+        output_field=CharField(),
+    )
+    return category, moved_at
+
+
+def ring_counts(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> dict[int | None, dict[str, int]]:
+    """Return {ring id: {category: hosts}} for the rollout's stage, in one query whatever the fleet's size."""
+    category, moved_at = _category(rollout, rings, now)
+    rows = (
+        hosts_with_ring(rollout.stage)
+        .annotate(ring_moved_at=moved_at)
+        .annotate(category=category)
+        .order_by()
+        .values("ring_pk", "category")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOST_CATEGORIES, 0))
+    for row in rows:
+        counts[row["ring_pk"]][row["category"]] = row["n"]
+    return counts
+
+
+def gate_state(
+    *, rollout: Rollout, ring: RolloutRing, next_ring: RolloutRing | None, counts: dict[str, int], now: datetime
+) -> str:
+    """Return the state of ``ring``'s gate (see ``Gate``) from its host counts."""
+    if ring.state == RolloutRing.State.WAITING:
+        return Gate.WAITING
+    if ring.state == RolloutRing.State.MOVING:
+        return Gate.MOVING
+    if next_ring is not None and next_ring.state != RolloutRing.State.WAITING:
+        return Gate.PASSED
+    if next_ring is None and rollout.state == Rollout.State.COMPLETED:
+        return Gate.PASSED
+    active = sum(counts.values()) - counts["silent"]
+    if rollout.state == Rollout.State.HALTED:
+        return Gate.HALTED
+    if counts["failed"] and counts["failed"] * 100 >= ring.failure_threshold * active:
+        return Gate.FAILING
+    if rollout.state == Rollout.State.PAUSED:
+        return Gate.PAUSED
+    assert ring.opens_at is not None  # moved
+    if now < ring.opens_at:
+        return Gate.SOAKING
+    if active and counts["succeeded"] * 100 < ring.success_threshold * active:
+        return Gate.BLOCKED
+    if next_ring is None:
+        return Gate.OPEN
+    return Gate.OPEN if ring.auto_advance else Gate.AWAITING_APPROVAL
+
+
+def ring_progress(rollout: Rollout, *, now: datetime | None = None) -> list[RingProgress]:
+    """Return, per ring of ``rollout`` in order, its host counts, gate state and time until the gate can open.
+
+    Two queries whatever the number of hosts and check-ins: the rings, and one grouped count over the hosts.
+    """
+    now = now or timezone.now()
+    rings = list(rollout.rings.select_related("ring").order_by("order"))
+    counts = ring_counts(rollout, rings, now)
+    progress = []
+    for index, ring in enumerate(rings):
+        next_ring = rings[index + 1] if index + 1 < len(rings) else None
+        # A ring deleted since the rollout started has no members left.
+        ring_count = counts[ring.ring_id] if ring.ring_id in counts else dict.fromkeys(HOST_CATEGORIES, 0)
+        opens_at = ring.opens_at
+        progress.append(
+            RingProgress(
+                ring=ring,
+                gate=gate_state(rollout=rollout, ring=ring, next_ring=next_ring, counts=ring_count, now=now),
+                opens_in=max(opens_at - now, timedelta(0)) if opens_at else None,
+                **ring_count,
+            )
+        )
+    return progress
+
+
+def active_rollouts(stage: Stage | None = None) -> QuerySet[Rollout]:
+    """Return the rollouts still running, paused or halted, newest first."""
+    queryset = Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES).select_related("stage", "commit", "promotion")
+    return queryset.filter(stage=stage) if stage is not None else queryset
