@@ -89,7 +89,7 @@ def approve(page: Any, url: str, *, shot: Any = None) -> list[str]:
     )
     page.fill("#vote-comment", "Package diff checked.")
     button.click()
-    page.locator("#promotion-panel .votes", has_text="alice").wait_for()
+    page.locator("#promotion-timeline .step-votes", has_text="alice").wait_for()
     states: list[str] = []
     deadline = time.monotonic() + 45
     while time.monotonic() < deadline:
