@@ -134,4 +134,4 @@ def test_it_says_a_finished_compose_has_no_more_log(release_engineer, client_for
     answer = client_for(release_engineer).get(f"/releases/composes/{compose.pk}/log/", {"offset": 0}).json()
 
     assert answer["finished"] is True
-    assert "Wrote commit" in answer["text"]
+    assert "Succeeded:" in answer["text"]
