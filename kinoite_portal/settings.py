@@ -196,6 +196,16 @@ PORTAL_TLS_CERT = env_str("PORTAL_TLS_CERT")
 PORTAL_TLS_KEY = env_str("PORTAL_TLS_KEY")
 PORTAL_WEBSERVER_USER = env_str("PORTAL_WEBSERVER_USER")
 
+# Layers run one way (ostree <- core <- releases <- fleet <- rollouts): where a lower app needs what a higher one
+# knows, it calls the function one of these settings names (read with import_string), and never imports it.
+# Commits desktops boot, stage or keep for rollback, which retention must not prune: () -> Iterable[str].
+PORTAL_BOOTED_CHECKSUMS_PROVIDER = "kinoite_portal.fleet.selectors.host_deployed_checksums"
+# What the fleet says about a commit, shown on the approval page: (checksum=) -> object for the template, or None.
+PORTAL_PROMOTION_EVIDENCE_PROVIDER = "kinoite_portal.fleet.selectors.pilot_evidence"
+# Sets the departments a directory user heads from the directory's groups:
+# (user=, wanted=set of slugs, managed=set of slugs) -> (added, removed, missing) lists of slugs.
+PORTAL_DEPARTMENT_HEADS_SYNC = "kinoite_portal.fleet.services.departments.department_heads_sync"
+
 # --- Email ------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

@@ -9,10 +9,10 @@ import ldap
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 
 from kinoite_portal.core.audit import audit_record
-from kinoite_portal.fleet.models import Department
 
 logger = logging.getLogger("kinoite_portal.ldap")
 
@@ -59,13 +59,11 @@ def directory_sync(*, user: Any, group_dns: set[str]) -> dict[str, list[str]]:
         for group in Group.objects.filter(name__in=current_groups - wanted_groups):
             user.groups.remove(group)
             changes["groups_removed"].append(group.name)
-        headed = set(user.headed_departments.filter(slug__in=managed_departments).values_list("slug", flat=True))
-        for department in Department.objects.filter(slug__in=wanted_departments - headed):
-            department.heads.add(user)
-            changes["heads_added"].append(department.slug)
-        for department in Department.objects.filter(slug__in=headed - wanted_departments):
-            department.heads.remove(user)
-            changes["heads_removed"].append(department.slug)
+        # Departments belong to the fleet app, above core: PORTAL_DEPARTMENT_HEADS_SYNC names its function.
+        heads_sync = import_string(settings.PORTAL_DEPARTMENT_HEADS_SYNC)
+        changes["heads_added"], changes["heads_removed"], missing_departments = heads_sync(
+            user=user, wanted=wanted_departments, managed=managed_departments
+        )
         if any(changes.values()):
             audit_record(
                 action="user.directory_sync",
@@ -74,8 +72,8 @@ def directory_sync(*, user: Any, group_dns: set[str]) -> dict[str, list[str]]:
                 message=f"Directory groups changed {user.get_username()}'s portal roles.",
                 data=changes,
             )
-    missing = (wanted_groups - set(Group.objects.filter(name__in=wanted_groups).values_list("name", flat=True))) | (
-        wanted_departments - set(Department.objects.filter(slug__in=wanted_departments).values_list("slug", flat=True))
+    missing = (wanted_groups - set(Group.objects.filter(name__in=wanted_groups).values_list("name", flat=True))) | set(
+        missing_departments
     )
     if missing:
         logger.warning(

@@ -15,7 +15,7 @@ class HtmxMessagesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if "HX-Request" not in request.headers:
+        if not getattr(request, "htmx", False):  # set by django-htmx's middleware, which runs before this one
             return response
         # A redirect carries its messages on to the page it leads to.
         if 300 <= response.status_code < 400 or "HX-Redirect" in response.headers:

@@ -306,3 +306,11 @@ def linkable_commits(user: Any, checksums: list[str]) -> set[str]:
     if not wanted or not user.has_perm("releases.view_commit"):
         return set()
     return set(Commit.objects.filter(checksum__in=wanted).values_list("checksum", flat=True))
+
+
+def host_deployed_checksums() -> set[str]:
+    """Return every commit a desktop boots, has staged or keeps as its rollback deployment (retention keeps them)."""
+    wanted: set[str] = set()
+    for row in Host.objects.values_list("booted_checksum", "staged_checksum", "rollback_checksum"):
+        wanted.update(checksum for checksum in row if checksum)
+    return wanted

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_safe
 
+from kinoite_portal.core.htmx import HtmxHttpRequest
 from kinoite_portal.fleet import selectors
 from kinoite_portal.fleet.models import CheckIn
 from kinoite_portal.releases.models import Stage
@@ -62,7 +63,7 @@ def department(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @permission_required("fleet.view_rollout", raise_exception=True)
-def host_list(request: HttpRequest) -> HttpResponse:
+def host_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = selectors.HostFilters(
         department=request.GET.get("department", "")[:100],
         category=request.GET.get("category", "")[:20],
@@ -81,8 +82,7 @@ def host_list(request: HttpRequest) -> HttpResponse:
         ),
     }
     # The search box asks for the results partial only; a plain request (or no JavaScript) gets the page.
-    partial = bool(getattr(request, "htmx", False))
-    return render(request, "fleet/_host_results.html" if partial else "fleet/host_list.html", context)
+    return render(request, "fleet/_host_results.html" if request.htmx else "fleet/host_list.html", context)
 
 
 @require_GET

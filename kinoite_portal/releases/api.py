@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kinoite_portal.core.api_tokens import api_token_authenticate
 from kinoite_portal.core.tokens import bearer_token
+from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Promotion
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
-from kinoite_portal.releases.services.promotions import PromotionConflict, PromotionError
 
 
 def _error(status: int, message: str) -> JsonResponse:

@@ -8,9 +8,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Promotion, Ref, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.promotions import PromotionError, promotion_request, promotion_run
+from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 
 
 def _users() -> tuple[object | None, object | None]:

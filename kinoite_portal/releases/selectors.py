@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import DiffResult, OstreeError, Package, PackageDiff, Repo, diff_packages
+from kinoite_portal.releases import rules
 from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.policy import PolicyResult
 
@@ -267,13 +269,41 @@ def target_head_for(treefile: Treefile | None, target: Stage | None) -> Commit |
     return ref.head if ref else None
 
 
-def treefile_of(commit: Commit, ref_updates: list[RefUpdate]) -> Treefile | None:
-    """Return the treefile whose dev or published ref held this commit."""
-    names = {u.ref.name for u in ref_updates} | set(commit.ref_binding or [])
-    for treefile in Treefile.objects.all():
+def treefile_owning(ref_names: Iterable[str]) -> Treefile | None:
+    """Return the treefile that composes to (dev ref) or publishes as (published ref) one of ``ref_names``.
+
+    The one answer to "which treefile owns this ref", for promotions, rollbacks and the commit page.
+    """
+    names = set(ref_names)
+    # The dev ref lives in the treefile's content (JSON), so it is compared here rather than in the query.
+    for treefile in Treefile.objects.order_by("name") if names else []:
         if treefile.ref in names or treefile.published_ref in names:
             return treefile
     return None
+
+
+def commit_ref_names(commit: Commit, *, stage: Stage | None = None) -> set[str]:
+    """Return the refs that held ``commit`` (in ``stage`` when given) and the refs its binding names."""
+    updates = RefUpdate.objects.filter(commit=commit)
+    if stage is not None:
+        updates = updates.filter(ref__stage=stage)
+    return set(updates.values_list("ref__name", flat=True)) | set(commit.ref_binding or [])
+
+
+def treefile_of(commit: Commit, ref_updates: list[RefUpdate]) -> Treefile | None:
+    """Return the treefile whose dev or published ref held this commit."""
+    return treefile_owning({u.ref.name for u in ref_updates} | set(commit.ref_binding or []))
+
+
+def promotion_can_vote(user: Any, promotion: Promotion) -> bool:
+    """Return True when ``user``'s approve or reject of ``promotion`` would count now."""
+    voted = promotion.approvals.filter(user_id=user.pk).exists()
+    return rules.vote_refusal(user=user, promotion=promotion, already_voted=voted) is None
+
+
+def promotion_can_cancel(user: Any, promotion: Promotion) -> bool:
+    """Return True when ``user`` may cancel ``promotion`` now."""
+    return rules.cancel_refusal(user=user, promotion=promotion) is None
 
 
 @dataclass

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from kinoite_portal.ostree import Repo
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Approval, Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant, approval_reject
 from kinoite_portal.releases.services.policy import PolicyInput, Vote, policy_evaluate
-from kinoite_portal.releases.services.promotions import PromotionError, promotion_request, promotion_run
+from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from tests.conftest import make_user
 from tests.releases.conftest import REF_STABLE
 

@@ -9,9 +9,10 @@ from django.db import connection
 from django.test import Client
 
 from kinoite_portal.core.models import AuditEvent
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Approval, Promotion, RefUpdate
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.promotions import PromotionError, promotion_request, promotion_run
+from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from tests.services import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,8 +14,8 @@ from kinoite_portal.celery import app as celery_app
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import Repo, portal_lock
 from kinoite_portal.releases.models import Compose
-from kinoite_portal.releases.services.compose_requeue import compose_requeue_stuck
 from kinoite_portal.releases.services.composes import compose_request, compose_run
+from kinoite_portal.releases.services.requeue import compose_requeue_stuck
 from kinoite_portal.schedules import BEAT_SCHEDULE
 from tests.releases.conftest import REF_DEV
 from tests.services import wait_until

@@ -7,8 +7,9 @@ import subprocess
 import pytest
 
 from kinoite_portal.ostree import Repo
+from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Commit, Compose, RefUpdate
-from kinoite_portal.releases.services.composes import ComposeError, compose_cancel, compose_request, compose_run
+from kinoite_portal.releases.services.composes import compose_cancel, compose_request, compose_run
 from kinoite_portal.releases.services.treefiles import treefile_save
 from tests.releases.conftest import REF_DEV, REF_STABLE, treefile_content
 

@@ -16,7 +16,7 @@ def test_compose_now_queues_a_compose_and_redirects_htmx_to_its_page(release_eng
     )
 
     compose = Compose.objects.get()
-    assert response.status_code == 204
+    assert response.status_code == 200
     assert response.headers["HX-Redirect"] == f"/releases/composes/{compose.pk}/"
     assert (compose.state, compose.requested_by, compose.trigger) == ("queued", release_engineer, "manual")
 

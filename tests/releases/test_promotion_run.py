@@ -9,9 +9,10 @@ from django.contrib.auth.models import User
 
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import Repo
+from kinoite_portal.releases.errors import PublishIncomplete
 from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.promotions import PublishIncomplete, promotion_request, promotion_run
+from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from kinoite_portal.releases.tasks.promotion import promotion_run_task
 from tests.releases.conftest import REF_STABLE
 

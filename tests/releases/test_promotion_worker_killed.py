@@ -9,7 +9,8 @@ import pytest
 from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Promotion, RefUpdate
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.promotions import promotion_request, promotion_requeue_stuck
+from kinoite_portal.releases.services.promotions import promotion_request
+from kinoite_portal.releases.services.requeue import promotion_requeue_stuck
 from tests.releases.conftest import REF_STABLE
 from tests.services import wait_until
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from kinoite_portal.ostree import Repo
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Promotion, RefUpdate
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.promotions import PromotionError, promotion_request, promotion_run
+from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from kinoite_portal.releases.services.rollbacks import rollback_request
 from tests.releases.conftest import REF_STABLE
 

@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.releases import notifications
+from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Approval, Promotion, RefUpdate
+from kinoite_portal.releases.rules import APPROVE_PERMISSION, vote_refusal
 from kinoite_portal.releases.services.policy import PolicyInput, PolicyResult, Vote, policy_evaluate
-from kinoite_portal.releases.services.promotions import PromotionConflict, PromotionError, promotion_queue_task
-
-APPROVE_PERMISSION = "releases.approve_promotion"
+from kinoite_portal.releases.services.queueing import task_send_on_commit
 
 
 def days_in_source(promotion: Promotion) -> float:
@@ -77,7 +77,7 @@ def _queue_if_satisfied(promotion: Promotion, result: PolicyResult) -> bool:
         state=Promotion.State.QUEUED, approved_at=now, queued_at=now, policy=result.as_dict()
     )
     if won:
-        promotion_queue_task(promotion.pk)
+        task_send_on_commit("releases.promotion_run", promotion)
         promotion.refresh_from_db()
         audit_record(action="promotion.queue", actor_label="policy", obj=promotion, message="All conditions met.")
         transaction.on_commit(lambda: notifications.notify_requester(promotion, "approved", "It is queued to run."))
@@ -85,24 +85,22 @@ def _queue_if_satisfied(promotion: Promotion, result: PolicyResult) -> bool:
 
 
 def _vote(*, user: Any, promotion: Promotion, decision: str, comment: str) -> Promotion:
-    if not user.has_perm(APPROVE_PERMISSION):
-        raise PromotionError("Only members of the approvers group may approve or reject promotions.")
     with transaction.atomic():
         locked = (
             Promotion.objects.select_for_update()
             .select_related("target_stage", "source_stage", "commit")
             .get(pk=promotion.pk)
         )
-        if locked.state != Promotion.State.REQUESTED:
-            raise PromotionConflict(f"Promotion #{locked.pk} is already {locked.state}; votes are closed.")
-        if user.pk == locked.requested_by_id:
-            raise PromotionError("You requested this promotion: four eyes, so your own vote does not count.")
+        voted = Approval.objects.filter(promotion=locked, user_id=user.pk).exists()
+        refusal = vote_refusal(user=user, promotion=locked, already_voted=voted)
+        if refusal is not None:
+            raise refusal
         if decision == Approval.Decision.REJECT and not comment.strip():
             raise PromotionError("Say why you reject it: a reject needs a comment.")
         try:
             with transaction.atomic():
                 Approval.objects.create(promotion=locked, user=user, decision=decision, comment=comment.strip())
-        except IntegrityError:
+        except IntegrityError:  # a second vote of the same user at the same moment
             raise PromotionConflict(f"You already voted on promotion #{locked.pk}.") from None
         audit_record(
             action=f"promotion.{decision}",

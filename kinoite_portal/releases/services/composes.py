@@ -5,32 +5,26 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from croniter import croniter
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import CommandCancelled, CommandError, CommandTimeout, LockTimeout
 from kinoite_portal.releases.compose_backends import ComposeCancelled, ComposeFailed, ComposeJob, get_backend
+from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Compose, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.joblog import FLUSH_EVERY_S, JobLog
+from kinoite_portal.releases.services.queueing import task_send_on_commit
 from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
 
 LOCK_POLL_S = 1.0
-LOG_FLUSH_S = 0.5
 SCHEDULE_WINDOW = timedelta(minutes=10)
-
-
-class ComposeError(Exception):
-    """A compose cannot be requested or cancelled; the message says why."""
 
 
 def compose_stage() -> Stage:
@@ -70,9 +64,7 @@ def compose_request(
         message=f"Requested compose #{compose.pk} of {treefile.name} r{revision.number} ({trigger})",
     )
     if enqueue:
-        from kinoite_portal.releases.tasks.compose import compose_run_task
-
-        transaction.on_commit(lambda: compose_run_task.delay(compose.pk))
+        task_send_on_commit("releases.compose_run", compose)
     return compose
 
 
@@ -92,51 +84,7 @@ def compose_cancel(*, compose: Compose, user: Any = None) -> Compose:
     return compose
 
 
-class DbLog:
-    """A LogSink that appends lines to ``Compose.log`` in small batches, so pages can stream it."""
-
-    def __init__(self, compose_id: int, *, interval: float = LOG_FLUSH_S) -> None:
-        self.compose_id = compose_id
-        self.interval = interval
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"compose-{compose_id}-log", daemon=True)
-
-    def write(self, text: str) -> None:
-        stamp = timezone.now().strftime("%H:%M:%S")
-        with self._lock:
-            self._lines.extend(f"{stamp} {line}" for line in (text.splitlines() or [""]))
-
-    def flush(self) -> None:
-        # One flush at a time (the timer thread and the job's own thread both flush), so lines keep their order.
-        with self._flush_lock:
-            with self._lock:
-                chunk, self._lines = self._lines, []
-            if chunk:
-                # Appended in the database: no read-modify-write that could race the page reading the log.
-                text = "\n".join(chunk) + "\n"
-                Compose.objects.filter(pk=self.compose_id).update(log=Concat(F("log"), Value(text)))
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.wait(self.interval):
-                self.flush()
-        finally:
-            connection.close()
-
-    def __enter__(self) -> DbLog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.flush()
-
-
-def _finish(compose: Compose, state: str, *, reason: str = "", log: DbLog | None = None, **fields: Any) -> Compose:
+def _finish(compose: Compose, state: str, *, reason: str = "", log: JobLog | None = None, **fields: Any) -> Compose:
     if log is not None:
         # The page stops polling once the state is final: the last lines must be stored first.
         log.flush()
@@ -183,8 +131,7 @@ def _repo_job_lock(compose: Compose, deadline: float) -> Any:
             pass
         if not waited:
             waited = True
-            line = f"{timezone.now():%H:%M:%S} Waiting for another job on the {compose.stage.name} repo to finish\n"
-            Compose.objects.filter(pk=compose.pk).update(log=Concat(F("log"), Value(line)))
+            JobLog(Compose, compose.pk).write(f"Waiting for another job on the {compose.stage.name} repo to finish")
         compose.refresh_from_db(fields=["state", "cancel_requested"])
         if compose.is_finished or compose.cancel_requested or time.monotonic() > deadline:
             yield False
@@ -243,7 +190,7 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
             cancelled[0] = Compose.objects.filter(pk=compose.pk, cancel_requested=True).exists()
         return cancelled[0]
 
-    with DbLog(compose.pk) as log:
+    with JobLog(Compose, compose.pk, interval=FLUSH_EVERY_S) as log:
         log.write(
             f"Compose #{compose.pk}: {compose.treefile.name} r{revision.number} -> {stage.name}:{dev_ref} "
             f"(backend {compose.backend}, timeout {limit:g} s)"

@@ -10,16 +10,14 @@ and the next attempt finishes the job.
 
 from __future__ import annotations
 
-import logging
 import time
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from kinoite_portal.core.audit import audit_record, audit_recorded_since
+from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import (
     CommandError,
     LockTimeout,
@@ -33,30 +31,22 @@ from kinoite_portal.ostree import (
 from kinoite_portal.ostree.errors import InvalidChecksum
 from kinoite_portal.ostree.model import CommitInfo
 from kinoite_portal.ostree.validate import is_checksum
-from kinoite_portal.releases import notifications
+from kinoite_portal.releases import notifications, rules, selectors
+from kinoite_portal.releases.errors import PromotionConflict, PromotionError, PublishIncomplete
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, Treefile
+from kinoite_portal.releases.services.approvals import policy_refresh
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.joblog import JobLog
 from kinoite_portal.releases.services.stages import (
     stage_repo,
-    stage_repo_busy,
     stage_repo_lock,
+    stage_repo_required,
     stage_summary_update,
 )
 
-logger = logging.getLogger(__name__)
+__all__ = ["PromotionConflict", "PromotionError", "PublishIncomplete", "promotion_cancel", "promotion_request"]
 
 LOCK_TIMEOUT = 60.0
-REQUEUE_QUEUED_AFTER = timedelta(minutes=10)
-# Do not send one promotion again more often than this.
-RESEND_EVERY = timedelta(minutes=5)
-
-
-class PromotionError(Exception):
-    """A request, decision or run was refused; the message is shown to the user as is."""
-
-
-class PromotionConflict(PromotionError):
-    """Refused because of the current state (already open, already published, votes closed): HTTP 409 in the API."""
 
 
 class _RunRepo(Repo):
@@ -77,40 +67,6 @@ class _RunRepo(Repo):
         if key not in self._commits:
             self._commits[key] = super().read_commit(key)
         return self._commits[key]
-
-
-def _require_repo(stage: Stage) -> Repo:
-    repo = stage_repo(stage)
-    if not repo.exists():
-        raise PromotionError(
-            f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; create it (ostree init --mode=archive) "
-            "or fix the stage's repo path in the admin. Nothing was moved."
-        )
-    return repo
-
-
-def promotion_queue_task(promotion_id: int) -> None:
-    """Queue the worker task once the surrounding transaction commits."""
-    from kinoite_portal.releases.tasks.promotion import promotion_run_task
-
-    def send() -> None:
-        try:
-            promotion_run_task.delay(promotion_id)
-        except Exception:
-            logger.exception("could not queue promotion #%s; promotion_requeue_stuck will retry", promotion_id)
-
-    transaction.on_commit(send)
-
-
-def _treefile_for(commit: Commit, source_stage: Stage) -> Treefile | None:
-    ref_names = set(
-        RefUpdate.objects.filter(commit=commit, ref__stage=source_stage).values_list("ref__name", flat=True)
-    )
-    ref_names.update(commit.ref_binding or [])
-    for treefile in Treefile.objects.all():
-        if treefile.ref in ref_names:
-            return treefile
-    return None
 
 
 def _stages(target_stage: Stage | None) -> tuple[Stage, Stage]:
@@ -146,12 +102,12 @@ def promotion_request(
     if expedited and not expedite_reason.strip():
         raise PromotionError("An expedited request needs a written reason.")
     source_stage, target_stage = _stages(target_stage)
-    source_repo = _require_repo(source_stage)
-    target_repo = _require_repo(target_stage)
+    source_repo = stage_repo_required(source_stage)
+    target_repo = stage_repo_required(target_stage)
     if not source_repo.has_commit(checksum):
         raise PromotionError(f"Commit {checksum} is not in the {source_stage.name} repo; nothing was requested.")
     commit = commit_import(repo=source_repo, checksum=checksum)
-    treefile = treefile or _treefile_for(commit, source_stage)
+    treefile = treefile or selectors.treefile_owning(selectors.commit_ref_names(commit, stage=source_stage))
     if treefile is None:
         raise PromotionError("No treefile composes to a ref holding this commit; say which treefile it belongs to.")
     target_ref = treefile.published_ref
@@ -186,8 +142,6 @@ def promotion_request(
             expedited=expedited,
             expedite_reason=expedite_reason.strip() if expedited else "",
         )
-        from kinoite_portal.releases.services.approvals import policy_refresh
-
         policy_refresh(promotion)
         audit_record(
             action="promotion.request",
@@ -204,16 +158,17 @@ def promotion_request(
 
 def promotion_cancel(*, user: Any, promotion: Promotion, comment: str = "") -> Promotion:
     """Withdraw a request that has not started running (the requester or a release engineer)."""
-    if user.pk != promotion.requested_by_id and not user.has_perm("releases.change_promotion"):
-        raise PromotionError("Only the requester or a release engineer may cancel a promotion.")
-    cancellable = [Promotion.State.REQUESTED, Promotion.State.APPROVED, Promotion.State.QUEUED]
+    refusal = rules.cancel_refusal(user=user, promotion=promotion)
+    if refusal is not None:
+        raise refusal
     with transaction.atomic():
-        won = Promotion.objects.filter(pk=promotion.pk, state__in=cancellable).update(
+        won = Promotion.objects.filter(pk=promotion.pk, state__in=rules.CANCELLABLE_STATES).update(
             state=Promotion.State.CANCELLED, finished_at=timezone.now()
         )
         promotion.refresh_from_db()
-        if not won:
-            raise PromotionError(f"Promotion #{promotion.pk} is {promotion.state} and can no longer be cancelled.")
+        if not won:  # it started running (or ended) since the page was read
+            refusal = rules.cancel_refusal(user=user, promotion=promotion)
+            raise refusal or PromotionConflict(f"Promotion #{promotion.pk} can no longer be cancelled.")
         audit_record(action="promotion.cancel", actor=user, obj=promotion, message=comment.strip())
     return promotion
 
@@ -221,39 +176,11 @@ def promotion_cancel(*, user: Any, promotion: Promotion, comment: str = "") -> P
 # ---------------------------------------------------------------------------------------------- the worker side
 
 
-class PromotionLog:
-    """A LogSink that appends to Promotion.log as each line arrives, so the page shows the run live."""
-
-    def __init__(self, promotion: Promotion) -> None:
-        self.promotion_id = promotion.pk
-        self.lines: list[str] = promotion.log.splitlines() if promotion.log else []
-        self.commands: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.lines.append(text)
-        if text.startswith("+ "):
-            self.commands.append(text[2:])
-        Promotion.objects.filter(pk=self.promotion_id).update(log="\n".join(self.lines))
-
-
 class _Refused(Exception):
     pass
 
 
-class PublishIncomplete(Exception):
-    """The ref already moved to the published commit, but a later step (sign, delta, summary) failed.
-
-    Failing the promotion then would be untrue ("nothing was moved") and would leave the database behind the repo;
-    the run records the ref move and the task retries the remaining steps, which are safe to repeat.
-    """
-
-    def __init__(self, published: str, recommit: bool, cause: Exception) -> None:
-        super().__init__(f"the ref already points at {published}, but a later step failed: {cause}")
-        self.published = published
-        self.recommit = recommit
-
-
-def _signing(stage: Stage, log: PromotionLog) -> tuple[str, str] | None:
+def _signing(stage: Stage, log: JobLog) -> tuple[str, str] | None:
     key = stage.signing_key
     if key is None:
         return None
@@ -268,7 +195,7 @@ def _signing(stage: Stage, log: PromotionLog) -> tuple[str, str] | None:
     return key.fingerprint, key.gnupg_home
 
 
-def _already_published(promotion: Promotion, target: Repo, current: str | None, log: PromotionLog) -> str | None:
+def _already_published(promotion: Promotion, target: Repo, current: str | None, log: JobLog) -> str | None:
     """Return the published checksum if an earlier attempt of this run already moved the ref."""
     previous = promotion.previous_head.checksum if promotion.previous_head else None
     if current is None or current == previous:
@@ -295,7 +222,7 @@ def _rollback_version(old: Commit) -> str:
     return next_version(releasever, today, same_day.values_list("version", flat=True))
 
 
-def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: PromotionLog) -> tuple[str, bool]:
+def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: JobLog) -> tuple[str, bool]:
     checksum = promotion.commit.checksum
     ref = promotion.target_ref
     current = target.resolve(ref)
@@ -337,7 +264,7 @@ def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: Prom
     return published, True
 
 
-def _publish_rollback(promotion: Promotion, target: Repo, log: PromotionLog) -> tuple[str, bool]:
+def _publish_rollback(promotion: Promotion, target: Repo, log: JobLog) -> tuple[str, bool]:
     old = promotion.commit
     ref = promotion.target_ref
     if not target.has_commit(old.checksum):
@@ -394,7 +321,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
             return promotion
         Promotion.objects.filter(pk=promotion.pk, started_at__isnull=True).update(started_at=timezone.now())
         promotion.refresh_from_db()
-        log = PromotionLog(promotion)
+        log = JobLog(Promotion, promotion.pk)
         if promotion.log:
             log.write(f"# {timezone.now():%Y-%m-%d %H:%M:%S} resuming: an earlier attempt stopped before finishing")
         else:
@@ -473,7 +400,7 @@ def _record_published(promotion: Promotion, checksum: str, *, recommit: bool) ->
     return published
 
 
-def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
+def _run_steps(promotion: Promotion, log: JobLog) -> tuple[str, bool]:
     target_stage = promotion.target_stage
     source = _RunRepo(promotion.source_stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
     target = _RunRepo(target_stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
@@ -504,34 +431,6 @@ def _run_steps(promotion: Promotion, log: PromotionLog) -> tuple[str, bool]:
     except OstreeError as exc:
         raise PublishIncomplete(published, recommit, exc) from exc
     return published, recommit
-
-
-def promotion_requeue_stuck(
-    *, queued_older_than: timedelta = REQUEUE_QUEUED_AFTER, resend_every: timedelta = RESEND_EVERY
-) -> list[int]:
-    """Queue again the promotions whose worker died: running (or long queued) while nobody holds the repo lock."""
-    requeued: list[int] = []
-    now = timezone.now()
-    stuck = Promotion.objects.filter(state__in=[Promotion.State.QUEUED, Promotion.State.RUNNING]).select_related(
-        "target_stage"
-    )
-    for promotion in stuck:
-        if promotion.state == Promotion.State.QUEUED and (promotion.queued_at or now) > now - queued_older_than:
-            continue
-        if stage_repo_busy(promotion.target_stage):
-            continue  # a worker is on it right now
-        if audit_recorded_since(action="promotion.requeue", obj=promotion, since=now - resend_every):
-            continue  # with no repo worker up, messages would only pile up
-        audit_record(
-            action="promotion.requeue",
-            actor_label="beat",
-            obj=promotion,
-            message=f"{promotion.state} with the repo lock free: the worker that had it died; queued again",
-        )
-        with transaction.atomic():
-            promotion_queue_task(promotion.pk)
-        requeued.append(promotion.pk)
-    return requeued
 
 
 def promotion_target_head(promotion: Promotion) -> Commit | None:

@@ -19,22 +19,22 @@ runs; prune itself takes libostree's exclusive lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from kinoite_portal.core.audit import audit_record
-from kinoite_portal.fleet.models import Host
 from kinoite_portal.ostree import Repo
 from kinoite_portal.ostree.validate import is_checksum
+from kinoite_portal.releases.errors import RetentionError
 from kinoite_portal.releases.models import Promotion, Stage
+from kinoite_portal.releases.services.joblog import JobLog
 from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
 
 RETAIN_PREFIX = "portal/retain"
 LOCK_TIMEOUT = 600.0
-
-
-class RetentionError(Exception):
-    """A prune cannot run (no repo, no policy); the message says why and nothing was changed."""
 
 
 @dataclass
@@ -53,25 +53,13 @@ class PruneReport:
     commands: list[str] = field(default_factory=list)
 
 
-class _Log:
-    """A LogSink that keeps the command lines for the audit trail and passes every line to ``progress``."""
-
-    def __init__(self, progress: Callable[[str], object] | None) -> None:
-        self.progress = progress
-        self.commands: list[str] = []
-
-    def write(self, text: str) -> None:
-        if text.startswith("+ "):
-            self.commands.append(text[2:])
-        if self.progress is not None:
-            self.progress(text)
-
-
 def protected_checksums() -> set[str]:
-    """Return every commit a desktop boots, has staged or keeps for rollback, or an open promotion names."""
-    wanted: set[str] = set()
-    for host_row in Host.objects.values_list("booted_checksum", "staged_checksum", "rollback_checksum"):
-        wanted.update(host_row)
+    """Return every commit a desktop boots, has staged or keeps for rollback, or an open promotion names.
+
+    What desktops run is the fleet's to know: ``PORTAL_BOOTED_CHECKSUMS_PROVIDER`` names the function that says.
+    """
+    booted_checksums: Callable[[], Iterable[str]] = import_string(settings.PORTAL_BOOTED_CHECKSUMS_PROVIDER)
+    wanted: set[str] = set(booted_checksums())
     for promotion_row in Promotion.objects.filter(state__in=Promotion.OPEN_STATES).values_list(
         "commit__checksum", "previous_head__checksum"
     ):
@@ -104,7 +92,7 @@ def repo_prune(
         report.skipped = f"the {stage.name} stage has no retention depth: it keeps all history"
         say(f"{stage.name}: skipped, {report.skipped}")
         return report
-    log = _Log(progress)
+    log = JobLog(progress=progress)
     repo = stage_repo(stage, log=log)
     if not repo.exists():
         raise RetentionError(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was pruned.")

@@ -9,9 +9,11 @@ from django.db import transaction
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import validate_checksum
 from kinoite_portal.ostree.errors import InvalidChecksum
-from kinoite_portal.releases import notifications
+from kinoite_portal.releases import notifications, selectors
+from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage
-from kinoite_portal.releases.services.promotions import PromotionConflict, PromotionError, _require_repo
+from kinoite_portal.releases.services.approvals import policy_refresh
+from kinoite_portal.releases.services.stages import stage_repo_required
 
 
 def rollback_candidates(*, stage: Stage, ref_name: str) -> list[Commit]:
@@ -46,7 +48,7 @@ def rollback_request(
     stage = stage or Stage.objects.order_by("-order").first()
     if stage is None:
         raise PromotionError("No stages are configured.")
-    repo = _require_repo(stage)
+    repo = stage_repo_required(stage)
     old = Commit.objects.filter(checksum=checksum).first()
     updates = RefUpdate.objects.filter(ref__stage=stage, commit__checksum=checksum).select_related("ref")
     if ref_name:
@@ -78,7 +80,7 @@ def rollback_request(
             raise PromotionConflict(f"Rollback #{open_one.pk} of {ref.name} is already open ({open_one.state}).")
         promotion = Promotion.objects.create(
             kind=Promotion.Kind.ROLLBACK,
-            treefile=_treefile_for_ref(ref.name),
+            treefile=selectors.treefile_owning([ref.name]),
             commit=old,
             source_stage=source,
             target_stage=stage,
@@ -86,8 +88,6 @@ def rollback_request(
             requested_by=user,
             comment=comment.strip(),
         )
-        from kinoite_portal.releases.services.approvals import policy_refresh
-
         policy_refresh(promotion)
         audit_record(
             action="rollback.request",
@@ -99,9 +99,3 @@ def rollback_request(
         )
         transaction.on_commit(lambda: notifications.notify_approvers(promotion))
     return promotion
-
-
-def _treefile_for_ref(ref_name: str) -> Any:
-    from kinoite_portal.releases.models import Treefile
-
-    return Treefile.objects.filter(published_ref=ref_name).first()

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from kinoite_portal.ostree import LockTimeout, LogSink, Repo, portal_lock
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Stage
 
 
@@ -25,6 +26,17 @@ def stage_ensure(*, name: str, order: int, repo_path: str, public_url: str = "",
 def stage_repo(stage: Stage, *, log: LogSink | None = None) -> Repo:
     """Return the stage's repo with the portal's command timeout."""
     return Repo(stage.repo_dir, log=log, timeout=settings.PORTAL_COMMAND_TIMEOUT)
+
+
+def stage_repo_required(stage: Stage) -> Repo:
+    """Return the stage's repo; raise PromotionError (nothing done) when it does not exist on disk."""
+    repo = stage_repo(stage)
+    if not repo.exists():
+        raise PromotionError(
+            f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; create it (ostree init --mode=archive) "
+            "or fix the stage's repo path in the admin. Nothing was moved."
+        )
+    return repo
 
 
 def repo_lock_name(stage: Stage) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from kinoite_portal.releases.services.composes import compose_run, compose_schedule_due
+from kinoite_portal.releases.services.requeue import compose_requeue_stuck
 
 
 @shared_task(name="releases.compose_run", acks_late=True, ignore_result=True)
@@ -22,6 +23,4 @@ def compose_scheduled_task() -> list[int]:
 @shared_task(name="releases.compose_requeue_stuck", acks_late=True, ignore_result=True)
 def compose_requeue_stuck_task() -> list[int]:
     """Send again composes whose worker died or whose task was lost (run every minute by beat)."""
-    from kinoite_portal.releases.services.compose_requeue import compose_requeue_stuck
-
     return compose_requeue_stuck()

@@ -8,13 +8,15 @@ from celery import shared_task
 from celery.app.task import Task
 
 from kinoite_portal.ostree import LockTimeout
+from kinoite_portal.releases.errors import PublishIncomplete
+from kinoite_portal.releases.services.approvals import promotion_reevaluate_waiting
+from kinoite_portal.releases.services.promotions import promotion_run
+from kinoite_portal.releases.services.requeue import promotion_requeue_stuck
 
 
 @shared_task(name="releases.promotion_run", bind=True, acks_late=True, max_retries=30)
 def promotion_run_task(self: Task[Any, Any], promotion_id: int) -> str:
     """Carry out one promotion; safe to run twice (a finished promotion returns at once)."""
-    from kinoite_portal.releases.services.promotions import PublishIncomplete, promotion_run
-
     try:
         return str(promotion_run(promotion_id=int(promotion_id)).state)
     except LockTimeout as exc:
@@ -29,7 +31,4 @@ def promotion_run_task(self: Task[Any, Any], promotion_id: int) -> str:
 @shared_task(name="releases.promotion_requeue_stuck", acks_late=True)
 def promotion_requeue_stuck_task() -> list[int]:
     """Queue again promotions whose worker died, and requests that waited only for time to pass."""
-    from kinoite_portal.releases.services.approvals import promotion_reevaluate_waiting
-    from kinoite_portal.releases.services.promotions import promotion_requeue_stuck
-
     return promotion_requeue_stuck() + promotion_reevaluate_waiting()

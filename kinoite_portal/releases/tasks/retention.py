@@ -9,6 +9,8 @@ from celery import shared_task
 from celery.app.task import Task
 
 from kinoite_portal.ostree import LockTimeout
+from kinoite_portal.releases.models import Stage
+from kinoite_portal.releases.services.retention import repo_prune
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +20,6 @@ TASK_LOCK_TIMEOUT = 60.0
 @shared_task(name="releases.repo_prune", bind=True, acks_late=True, max_retries=24)
 def repo_prune_task(self: Task[Any, Any], stage_id: int) -> dict[str, Any]:
     """Prune one stage's repo to its retention depth; retry later while another job holds the repo."""
-    from kinoite_portal.releases.models import Stage
-    from kinoite_portal.releases.services.retention import repo_prune
-
     stage = Stage.objects.get(pk=int(stage_id))
     try:
         report = repo_prune(stage=stage, lock_timeout=TASK_LOCK_TIMEOUT)
@@ -35,8 +34,6 @@ def repo_prune_task(self: Task[Any, Any], stage_id: int) -> dict[str, Any]:
 @shared_task(name="releases.repo_prune_all", acks_late=True)
 def repo_prune_all_task() -> list[int]:
     """Queue one prune per stage that has a retention depth (nightly, by beat)."""
-    from kinoite_portal.releases.models import Stage
-
     ids = list(Stage.objects.exclude(retention_depth=None).values_list("pk", flat=True))
     for stage_id in ids:
         repo_prune_task.delay(stage_id)

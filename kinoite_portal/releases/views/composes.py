@@ -3,23 +3,24 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
+from kinoite_portal.core.htmx import HtmxHttpRequest, render_poll
 from kinoite_portal.releases import selectors
+from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Compose, Treefile
-from kinoite_portal.releases.services.composes import ComposeError, compose_cancel, compose_request
+from kinoite_portal.releases.services.composes import compose_cancel, compose_request
 
-# htmx stops polling when a poll answers 286.
-STOP_POLLING = 286
 COMPOSES_PER_PAGE = 50
 
 
 @require_GET
 @permission_required("releases.view_compose", raise_exception=True)
-def compose_list(request: HttpRequest) -> HttpResponse:
+def compose_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(selectors.compose_list(), COMPOSES_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "section": "composes",
@@ -31,10 +32,6 @@ def compose_list(request: HttpRequest) -> HttpResponse:
     return render(request, "releases/compose_list.html", context)
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
 def _compose(pk: int) -> Compose:
     return get_object_or_404(
         Compose.objects.select_related("treefile", "revision", "stage", "commit", "requested_by"), pk=pk
@@ -43,20 +40,20 @@ def _compose(pk: int) -> Compose:
 
 @require_GET
 @permission_required("releases.view_compose", raise_exception=True)
-def compose_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def compose_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "releases/compose_detail.html", {"section": "composes", "compose": _compose(pk)})
 
 
 @require_GET
 @permission_required("releases.view_compose", raise_exception=True)
-def compose_status(request: HttpRequest, pk: int) -> HttpResponse:
+def compose_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Return the status partial the detail page polls every 2 s; 286 once the compose has ended."""
     return _status_response(request, _compose(pk))
 
 
 @require_GET
 @permission_required("releases.view_compose", raise_exception=True)
-def compose_log(request: HttpRequest, pk: int) -> HttpResponse:
+def compose_log(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Return the log lines after ``?offset=`` (characters), the next offset and whether more can come, as JSON.
 
     The detail page appends what it gets, so the reader's scroll position stays where it is.
@@ -71,34 +68,31 @@ def compose_log(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"text": tail.text, "offset": tail.offset, "finished": tail.finished})
 
 
-def _status_response(request: HttpRequest, compose: Compose) -> HttpResponse:
-    response = render(request, "releases/compose_status.html", {"compose": compose})
-    if compose.is_finished:
-        response.status_code = STOP_POLLING
-    return response
+def _status_response(request: HtmxHttpRequest, compose: Compose) -> HttpResponse:
+    return render_poll(request, "releases/compose_status.html", {"compose": compose}, finished=compose.is_finished)
 
 
 @require_POST
 @permission_required("releases.start_compose", raise_exception=True)
-def compose_start(request: HttpRequest, name: str) -> HttpResponse:
+def compose_start(request: HtmxHttpRequest, name: str) -> HttpResponse:
     treefile = get_object_or_404(Treefile, name=name)
     try:
         compose = compose_request(treefile=treefile, user=request.user, trigger="manual")
     except ComposeError as exc:
         messages.error(request, str(exc))
-        if _is_htmx(request):
+        if request.htmx:
             return HttpResponse(status=204)
         return redirect("releases:treefile_detail", name=name)
     messages.success(request, f"Compose #{compose.pk} of {treefile.name} queued.")
     url = reverse("releases:compose_detail", args=[compose.pk])
-    if _is_htmx(request):
-        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
     return redirect(url)
 
 
 @require_POST
 @permission_required("releases.change_compose", raise_exception=True)
-def compose_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+def compose_cancel_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     compose = _compose(pk)
     try:
         compose = compose_cancel(compose=compose, user=request.user)
@@ -106,6 +100,6 @@ def compose_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.info(request, f"Cancel of compose #{compose.pk} requested.")
-    if _is_htmx(request):
+    if request.htmx:
         return _status_response(request, _compose(pk))
     return redirect("releases:compose_detail", pk=pk)

@@ -2,18 +2,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
-from kinoite_portal.fleet import selectors as fleet_selectors
+from kinoite_portal.core.htmx import HtmxHttpRequest, render_poll
 from kinoite_portal.releases import selectors
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Commit, Promotion
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
-from kinoite_portal.releases.services.promotions import PromotionError
 
 CHANGED = "promotionChanged"
 PROMOTIONS_PER_PAGE = 50
@@ -21,7 +24,7 @@ PROMOTIONS_PER_PAGE = 50
 
 @require_GET
 @permission_required("releases.view_promotion", raise_exception=True)
-def promotion_list(request: HttpRequest) -> HttpResponse:
+def promotion_list(request: HtmxHttpRequest) -> HttpResponse:
     """List the promotions, newest first, with what blocks each open request; ``?review=mine`` keeps the requests
     waiting for the viewer's vote."""
     mine = request.GET.get("review") == "mine"
@@ -50,41 +53,37 @@ def _get(pk: int) -> Promotion:
 PARTS = {"panel": "releases/_promotion_panel.html", "timeline": "releases/_promotion_timeline.html"}
 
 
-def _panel_context(request: HttpRequest, promotion: Promotion, error: str = "") -> dict[str, object]:
+def _panel_context(request: HtmxHttpRequest, promotion: Promotion, error: str = "") -> dict[str, object]:
     policy = approvals.promotion_policy(promotion)
     user = request.user
-    votes = list(promotion.approvals.select_related("user"))
-    open_for_votes = promotion.state == Promotion.State.REQUESTED
     return {
         "promotion": promotion,
         "policy": policy,
         "timeline": selectors.promotion_timeline(promotion, policy),
         "outcome": selectors.promotion_outcome(promotion),
-        "votes": votes,
+        "votes": list(promotion.approvals.select_related("user")),
         "error": error,
-        "can_vote": open_for_votes
-        and user.has_perm("releases.approve_promotion")
-        and user.pk != promotion.requested_by_id
-        and not any(v.user_id == user.pk for v in votes),
+        "can_vote": selectors.promotion_can_vote(user, promotion),
         "is_requester": user.pk == promotion.requested_by_id,
-        "can_cancel": promotion.state in (Promotion.State.REQUESTED, Promotion.State.APPROVED, Promotion.State.QUEUED)
-        and (user.pk == promotion.requested_by_id or user.has_perm("releases.change_promotion")),
+        "can_cancel": selectors.promotion_can_cancel(user, promotion),
     }
 
 
 @require_GET
 @permission_required("releases.view_promotion", raise_exception=True)
-def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def promotion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     promotion = _get(pk)
-    if getattr(request, "htmx", False) and request.GET.get("part") in PARTS:
+    if request.htmx and request.GET.get("part") in PARTS:
         return render(request, PARTS[request.GET["part"]], _panel_context(request, promotion))
     # Against what the target ran before the run (or runs now): what changes for clients, for a rollback too.
     compared_to = promotion.previous_head or selectors.target_head_for(promotion.treefile, promotion.target_stage)
+    # What desktops say about the commit is the fleet's to know (it sits above releases): a setting names it.
+    pilot_evidence = import_string(settings.PORTAL_PROMOTION_EVIDENCE_PROVIDER)
     context = {
         "section": "promotions",
         **_panel_context(request, promotion),
         "evidence": selectors.commit_evidence(promotion.commit, against=compared_to),
-        "pilot": fleet_selectors.pilot_evidence(checksum=promotion.commit.checksum),
+        "pilot": pilot_evidence(checksum=promotion.commit.checksum),
         "superseded_by": selectors.promotion_superseded_by(promotion),
     }
     return render(request, "releases/promotion_detail.html", context)
@@ -92,16 +91,15 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("releases.view_promotion", raise_exception=True)
-def promotion_log(request: HttpRequest, pk: int) -> HttpResponse:
+def promotion_log(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     promotion = get_object_or_404(Promotion, pk=pk)
-    response = render(request, "releases/_promotion_log.html", {"promotion": promotion})
-    if promotion.state in Promotion.FINISHED_STATES:
-        response.status_code = 286  # htmx stops polling
-        response["HX-Trigger"] = CHANGED
-    return response
+    finished = promotion.state in Promotion.FINISHED_STATES
+    return render_poll(
+        request, "releases/_promotion_log.html", {"promotion": promotion}, finished=finished, event=CHANGED
+    )
 
 
-def _decide(request: HttpRequest, pk: int, decide: Callable[..., Promotion], *, done: str) -> HttpResponse:
+def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion], *, done: str) -> HttpResponse:
     """Run one decision service on the promotion; answer htmx with the panel (and CHANGED), others with a redirect."""
     error = ""
     try:
@@ -112,11 +110,9 @@ def _decide(request: HttpRequest, pk: int, decide: Callable[..., Promotion], *, 
     if not error:
         # Confirm what was recorded and where that leaves the promotion, on the page and as a message.
         messages.success(request, f"{done} {selectors.promotion_outcome(promotion)}")
-    if getattr(request, "htmx", False):
+    if request.htmx:
         response = render(request, "releases/_promotion_panel.html", _panel_context(request, promotion, error))
-        if not error:
-            response["HX-Trigger"] = CHANGED
-        return response
+        return response if error else trigger_client_event(response, CHANGED)
     if error:
         messages.error(request, error)
     return redirect("releases:promotion_detail", pk=pk)
@@ -124,26 +120,26 @@ def _decide(request: HttpRequest, pk: int, decide: Callable[..., Promotion], *, 
 
 @require_POST
 @permission_required("releases.approve_promotion", raise_exception=True)
-def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
+def promotion_approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, approvals.approval_grant, done=f"Your approval of #{pk} is recorded.")
 
 
 @require_POST
 @permission_required("releases.approve_promotion", raise_exception=True)
-def promotion_reject(request: HttpRequest, pk: int) -> HttpResponse:
+def promotion_reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, approvals.approval_reject, done=f"Your reject of #{pk} is recorded.")
 
 
 @require_POST
 @permission_required("releases.view_promotion", raise_exception=True)
-def promotion_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def promotion_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Cancel a request; the service lets only the requester or a release engineer do it."""
     return _decide(request, pk, promotions.promotion_cancel, done=f"Request #{pk} is cancelled.")
 
 
 @require_POST
 @permission_required("releases.request_promotion", raise_exception=True)
-def promotion_create(request: HttpRequest, checksum: str) -> HttpResponse:
+def promotion_create(request: HtmxHttpRequest, checksum: str) -> HttpResponse:
     commit = get_object_or_404(Commit, checksum=checksum)
     try:
         promotion = promotions.promotion_request(
@@ -162,7 +158,7 @@ def promotion_create(request: HttpRequest, checksum: str) -> HttpResponse:
 
 @require_POST
 @permission_required("releases.request_promotion", raise_exception=True)
-def rollback_create(request: HttpRequest, checksum: str) -> HttpResponse:
+def rollback_create(request: HtmxHttpRequest, checksum: str) -> HttpResponse:
     commit = get_object_or_404(Commit, checksum=checksum)
     try:
         promotion = rollbacks.rollback_request(

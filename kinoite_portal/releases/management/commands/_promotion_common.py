@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.core.queues import GRACE_SECONDS, queue_unconsumed_message
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Promotion, Stage
 from kinoite_portal.releases.services.approvals import approval_grant, approval_reject
-from kinoite_portal.releases.services.promotions import PromotionError
 
 
 def acting_user(username: str) -> Any:

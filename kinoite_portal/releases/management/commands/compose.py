@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.core.queues import GRACE_SECONDS, queue_unconsumed_message
+from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Compose, Treefile
-from kinoite_portal.releases.services.composes import ComposeError, compose_request
+from kinoite_portal.releases.services.composes import compose_request
 from kinoite_portal.releases.services.treefiles import treefile_save
 from kinoite_portal.releases.treefile_schema import TreefileInvalid, parse_treefile_json
 

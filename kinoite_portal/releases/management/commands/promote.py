@@ -4,8 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.management.commands._promotion_common import acting_user, describe
-from kinoite_portal.releases.services.promotions import PromotionError, promotion_request
+from kinoite_portal.releases.services.promotions import promotion_request
 
 
 class Command(BaseCommand):

@@ -7,8 +7,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.ostree import LockTimeout, OstreeError
+from kinoite_portal.releases.errors import RetentionError
 from kinoite_portal.releases.management.commands._promotion_common import stage_by_name
-from kinoite_portal.releases.services.retention import LOCK_TIMEOUT, RetentionError, repo_prune
+from kinoite_portal.releases.services.retention import LOCK_TIMEOUT, repo_prune
 
 
 class Command(BaseCommand):
