@@ -329,3 +329,32 @@ class RefUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ref} -> {self.commit.checksum[:10]}"
+
+
+class TreeDiff(models.Model):
+    """Package and file changes from one tree to another, counted once by a worker so that no page runs ostree.
+
+    Keyed by content checksums: a re-commit or a rollback publishes the same tree (and the same package list) as the
+    commit it copies, so one row serves every commit pair with those two trees.
+    """
+
+    old_tree = models.CharField(max_length=64)
+    new_tree = models.CharField(max_length=64)
+    files_added = models.PositiveIntegerField(default=0)
+    files_removed = models.PositiveIntegerField(default=0)
+    files_modified = models.PositiveIntegerField(default=0)
+    package_changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"added": [pkg], "removed": [pkg], "upgraded": [[old, new]], "downgraded": [[old, new]]}; '
+        "pkg = [name, epoch, version, release, arch]",
+    )
+    error = models.CharField(max_length=500, blank=True, help_text="Why the files could not be counted.")
+    computed_at = models.DateTimeField(auto_now=True)
+    seconds = models.FloatField(default=0, help_text="How long counting took.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["old_tree", "new_tree"], name="one_diff_per_tree_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.old_tree[:10]} -> {self.new_tree[:10]}"

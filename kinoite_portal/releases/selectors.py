@@ -13,9 +13,9 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from kinoite_portal.core.models import AuditEvent
-from kinoite_portal.ostree import DiffResult, OstreeError, Package, PackageDiff, Repo, diff_packages
+from kinoite_portal.ostree import Package, PackageChange, PackageDiff, diff_packages
 from kinoite_portal.releases import rules
-from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, Treefile
+from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, TreeDiff, Treefile
 from kinoite_portal.releases.services.policy import PolicyResult
 
 HISTORY = 8
@@ -37,6 +37,16 @@ def is_newer_than(commit: Commit, head: Commit | None) -> bool:
 def stage_list() -> list[Stage]:
     """Return the stages in pipeline order (dev first)."""
     return list(Stage.objects.order_by("order"))
+
+
+def unsigned_published_stages(stages: list[Stage] | None = None) -> list[Stage]:
+    """Return the stages desktops pull from that have no signing key.
+
+    Desktops pull from every stage a promotion publishes into, that is every stage after the first; the first (dev)
+    holds fresh composes that only pilot machines follow.
+    """
+    ordered = sorted(stages if stages is not None else stage_list(), key=lambda stage: stage.order)
+    return [stage for stage in ordered[1:] if stage.signing_key_id is None]
 
 
 def compose_list() -> QuerySet[Compose]:
@@ -214,40 +224,53 @@ class CommitEvidence:
     commit: Commit
     compared_to: Commit | None
     package_diff: PackageDiff | None
-    file_diff: DiffResult | None
+    file_diff: TreeDiff | None
     file_diff_error: str = ""
     composes: list[Compose] = field(default_factory=list)
     promotions: list[Promotion] = field(default_factory=list)
     stages_holding: list[str] = field(default_factory=list)
 
 
-def _tree_source(commit: Commit) -> Commit:
-    """Return the commit whose tree this one re-publishes (a re-commit or a rollback), or itself."""
-    return commit.recommit_of or commit.restores or commit
+def _package(values: list[object]) -> Package:
+    name, epoch, version, release, arch = values
+    return Package(str(name), int(str(epoch)), str(version), str(release), str(arch))
 
 
-def file_diff(old: Commit, new: Commit) -> tuple[DiffResult | None, str]:
-    """Return ``ostree diff`` between two commits, run in a repo that holds both (trees, if re-committed)."""
-    pairs = [(old.checksum, new.checksum), (_tree_source(old).checksum, _tree_source(new).checksum)]
-    for stage in Stage.objects.order_by("order"):
-        repo = Repo(stage.repo_dir, timeout=120)
-        if not repo.exists():
-            continue
-        for a, b in pairs:
-            try:
-                if repo.has_commit(a) and repo.has_commit(b):
-                    return repo.diff(a, b), ""
-            except OstreeError as exc:
-                return None, str(exc)
-    return None, "No repo holds both commits, so file changes cannot be counted."
+def stored_package_diff(diff: TreeDiff) -> PackageDiff:
+    """Return the package changes a worker stored, as the pages show them."""
+    changes = diff.package_changes or {}
+    added = [_package(p) for p in changes.get("added", [])]
+    removed = [_package(p) for p in changes.get("removed", [])]
+    return PackageDiff(
+        added=[PackageChange(p.name, None, p) for p in added],
+        removed=[PackageChange(p.name, p, None) for p in removed],
+        upgraded=[PackageChange(o[0], _package(o), _package(n)) for o, n in changes.get("upgraded", [])],
+        downgraded=[PackageChange(o[0], _package(o), _package(n)) for o, n in changes.get("downgraded", [])],
+    )
 
 
 def commit_evidence(commit: Commit, *, against: Commit | None) -> CommitEvidence:
-    """Return what the commit and approval pages show: package and file changes against ``against``."""
+    """Return what the commit and approval pages show: the stored package and file changes against ``against``.
+
+    Pages never run ostree: a worker counted the changes when the commit was imported or the promotion requested.
+    """
     evidence = CommitEvidence(commit=commit, compared_to=against, package_diff=None, file_diff=None)
     if against is not None and against.pk != commit.pk:
-        evidence.package_diff = diff_packages(packages_of(against), packages_of(commit))
-        evidence.file_diff, evidence.file_diff_error = file_diff(against, commit)
+        if against.content_checksum == commit.content_checksum:
+            evidence.package_diff = PackageDiff()
+            evidence.file_diff = TreeDiff(old_tree=against.content_checksum, new_tree=commit.content_checksum)
+        else:
+            stored = TreeDiff.objects.filter(
+                old_tree=against.content_checksum, new_tree=commit.content_checksum
+            ).first()
+            if stored is None:
+                # Packages come from the database alone; only the file count waits for the worker.
+                evidence.package_diff = diff_packages(packages_of(against), packages_of(commit))
+                evidence.file_diff_error = "The worker has not counted the changed files yet."
+            else:
+                evidence.package_diff = stored_package_diff(stored)
+                evidence.file_diff = None if stored.error else stored
+                evidence.file_diff_error = stored.error
     evidence.composes = list(Compose.objects.filter(commit=commit).select_related("treefile").defer("log")[:5])
     evidence.promotions = list(
         Promotion.objects.filter(Q(commit=commit) | Q(published_commit=commit))

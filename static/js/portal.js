@@ -1,4 +1,4 @@
-// Kinoite Portal's shared script: local times, htmx message toasts, copy buttons. htmx itself comes from django-htmx.
+// Kinoite Portal's shared script: local times, htmx message toasts, the live compose log. htmx comes from django-htmx.
 "use strict";
 
 function localizeTimes(root) {
@@ -22,30 +22,6 @@ function localizeAbsoluteTimes(root) {
       });
     }
   }
-}
-
-// The clipboard API needs a secure context; plain http on a LAN address falls back to a selected text area.
-function copyText(text) {
-  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
-  const area = document.createElement("textarea");
-  area.value = text;
-  area.setAttribute("readonly", "");
-  area.className = "offscreen";
-  document.body.appendChild(area);
-  area.select();
-  const copied = document.execCommand("copy");
-  area.remove();
-  return copied ? Promise.resolve() : Promise.reject(new Error("copy refused"));
-}
-
-function copyOnClick(event) {
-  const button = event.target.closest("button[data-copy]");
-  if (!button) return;
-  const label = button.textContent;
-  copyText(button.dataset.copy).then(
-    () => { button.textContent = "copied"; button.classList.add("copied"); },
-    () => { button.textContent = "select and copy"; },
-  ).finally(() => setTimeout(() => { button.textContent = label; button.classList.remove("copied"); }, 1500));
 }
 
 // A running compose's log: fetch only the lines after what the page has, append them, and follow the tail unless
@@ -136,7 +112,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (log) followLog(log);
   if (document.getElementById("compose-status")) setInterval(tickElapsed, 1000);
 });
-document.addEventListener("click", copyOnClick);
 document.addEventListener("submit", disableOnSubmit);
 document.addEventListener("htmx:afterSwap", (event) => { localizeTimes(event.target); localizeAbsoluteTimes(event.target); });
 document.addEventListener("htmx:afterSettle", focusSwappedAlert);

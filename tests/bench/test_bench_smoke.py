@@ -21,6 +21,17 @@ EXPECTED = {
     ],
     3: ["check-ins per second", "check-in p95 latency", "failed check-ins"],
     4: ["bytes served for a "],
+    5: [
+        "promotion (",
+        "approval -> ref visible to clients",
+        "approval -> static delta available",
+        "static-delta generate alone",
+        "rollback commit of a ",
+        "commit import",
+        "changes counted at import",
+        "approval page p95",
+        "worker peak RSS",
+    ],
 }
 
 

@@ -55,7 +55,7 @@ def test_the_copy_button_copies_the_full_checksum(
         assert page.locator(".checksum .mono").first.get_attribute("title") == full
 
         button.click()
-        page.locator(".checksum button.copy.copied").first.wait_for()
+        page.locator(".checksum button.copy", has_text="Copied").first.wait_for()
 
         assert page.evaluate("navigator.clipboard.readText()") == full
     finally:

@@ -36,6 +36,7 @@ from kinoite_portal.releases.errors import PromotionConflict, PromotionError, Pu
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.approvals import policy_refresh
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.diffs import tree_diffs_for_request
 from kinoite_portal.releases.services.joblog import JobLog
 from kinoite_portal.releases.services.stages import (
     stage_repo,
@@ -143,6 +144,7 @@ def promotion_request(
             expedite_reason=expedite_reason.strip() if expedited else "",
         )
         policy_refresh(promotion)
+        tree_diffs_for_request(promotion)
         audit_record(
             action="promotion.request",
             actor=user,

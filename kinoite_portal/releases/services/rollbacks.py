@@ -13,6 +13,7 @@ from kinoite_portal.releases import notifications, selectors
 from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import policy_refresh
+from kinoite_portal.releases.services.diffs import tree_diffs_for_request
 from kinoite_portal.releases.services.stages import stage_repo_required
 
 
@@ -89,6 +90,7 @@ def rollback_request(
             comment=comment.strip(),
         )
         policy_refresh(promotion)
+        tree_diffs_for_request(promotion)
         audit_record(
             action="rollback.request",
             actor=user,
