@@ -20,7 +20,7 @@ def drop_incomplete_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0002_promotion_previous_head_recorded"),
+        ("releases", "0003_tree_diff"),
     ]
 
     operations = [
