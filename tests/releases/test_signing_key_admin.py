@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.forms.models import model_to_dict
 
 from kinoite_portal.core.models import AuditEvent
+from kinoite_portal.ostree import gpg
 from kinoite_portal.releases.models import SigningKey, Stage
+from kinoite_portal.releases.services.signing import signing_key_generate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,3 +69,41 @@ def test_model_validation_explains_what_a_key_needs(db) -> None:
         SigningKey(name="dash", fingerprint="-", public_key="not a key", gnupg_home="/srv/gnupg").full_clean()
     with pytest.raises(ValidationError, match="cannot be blank"):
         SigningKey(name="empty", fingerprint="-", public_key="", gnupg_home="").full_clean()
+
+
+def stage_form_data(stage: Stage, **changes: object) -> dict[str, object]:
+    data = {k: ("" if v is None else v) for k, v in model_to_dict(stage).items()}
+    data.update(changes)
+    return data
+
+
+def test_picking_a_stored_key_on_the_stage_page_goes_through_the_signing_service(
+    stages, short_gnupg_root, admin_user, client_for
+) -> None:
+    key = signing_key_generate(stage=stages["dev"], queue_resign=False)
+    prod = stages["prod"]
+
+    response = client_for(admin_user).post(
+        f"/admin/releases/stage/{prod.pk}/change/", stage_form_data(prod, signing_key=key.pk)
+    )
+
+    assert response.status_code == 302
+    assert Stage.objects.get(pk=prod.pk).signing_key == key
+    assert AuditEvent.objects.filter(action="signing_key.set", object_id=str(prod.pk)).count() == 1
+
+
+def test_picking_a_key_that_cannot_sign_changes_nothing_and_says_why(
+    stages, short_gnupg_root, admin_user, client_for
+) -> None:
+    key = signing_key_generate(stage=stages["dev"], queue_resign=False)
+    gpg.kill_agent(key.gnupg_home)
+    shutil.rmtree(key.gnupg_home)
+    prod = stages["prod"]
+    client = client_for(admin_user)
+
+    response = client.post(
+        f"/admin/releases/stage/{prod.pk}/change/", stage_form_data(prod, signing_key=key.pk), follow=True
+    )
+
+    assert Stage.objects.get(pk=prod.pk).signing_key is None
+    assert "cannot sign" in response.content.decode()
