@@ -8,17 +8,17 @@ import pytest
 from django.utils import timezone
 
 from kinoite_portal.releases.models import Compose
-from kinoite_portal.releases.services.composes import DbLog, compose_request
+from kinoite_portal.releases.services.composes import compose_request
+from kinoite_portal.releases.services.joblog import JobLog
 
 pytestmark = pytest.mark.browser
 
 
 def write_lines(compose: Compose, first: int, count: int) -> None:
     """Append lines through the sink the worker uses."""
-    log = DbLog(compose.pk)
+    log = JobLog(Compose, compose.pk)
     for number in range(first, first + count):
         log.write(f"line {number}: resolving packages")
-    log.flush()
 
 
 def log_geometry(page: Any) -> dict[str, float]:
