@@ -217,7 +217,7 @@ def test_release_engineer_composes_and_promotes_approver_approves_then_rollback(
     assert "rollback" in prod_rows.first.inner_text()
     shot(alice, "flow-dashboard-rolled-back")
     work.goto(f"{base}/releases/commits/{restored.checksum}/")
-    assert commit_a.checksum[:16] in work.locator(".facts").first.inner_text()
+    assert commit_a.checksum[:12] in work.locator(".facts").first.inner_text()
     shot(work, "flow-commit-restored")
 
     # 6. Long after its compose ended, the first compose tab has not polled again.
