@@ -257,6 +257,14 @@ class Promotion(models.Model):
     previous_head_recorded = models.BooleanField(
         default=False, help_text="Set once the run has read the target head (previous_head may then be empty)."
     )
+    moved_ref = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The ref the run moves, read once at its start: target_ref, or a ring's ref on a stage with rings.",
+    )
+    bound_refs = models.JSONField(
+        default=list, blank=True, help_text="Further refs the published commit is bound to (the stage's other rings)."
+    )
     published_commit = models.ForeignKey(
         Commit,
         null=True,
@@ -282,6 +290,11 @@ class Promotion(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+    @property
+    def publish_ref(self) -> str:
+        """Return the ref the run moves (once it has read its publish plan), else the target ref."""
+        return self.moved_ref or self.target_ref
 
 
 class Approval(models.Model):
@@ -314,6 +327,7 @@ class RefUpdate(models.Model):
         ROLLBACK = "rollback"
         IMPORT = "import"
         EXTERNAL = "external"
+        ROLLOUT = "rollout"
 
     ref = models.ForeignKey(Ref, on_delete=models.CASCADE, related_name="updates")
     commit = models.ForeignKey(Commit, on_delete=models.PROTECT, related_name="ref_updates")

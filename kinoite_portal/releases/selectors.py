@@ -297,12 +297,25 @@ def treefile_owning(ref_names: Iterable[str]) -> Treefile | None:
 
     The one answer to "which treefile owns this ref", for promotions, rollbacks and the commit page.
     """
+    owners = treefiles_owning(ref_names)
+    return owners[0] if owners else None
+
+
+def treefiles_owning(ref_names: Iterable[str]) -> list[Treefile]:
+    """Return every treefile whose dev or published ref is one of ``ref_names`` (more than one: ambiguous)."""
     names = set(ref_names)
     # The dev ref lives in the treefile's content (JSON), so it is compared here rather than in the query.
-    for treefile in Treefile.objects.order_by("name") if names else []:
-        if treefile.ref in names or treefile.published_ref in names:
-            return treefile
-    return None
+    if not names:
+        return []
+    return [t for t in Treefile.objects.order_by("name") if t.ref in names or t.published_ref in names]
+
+
+def treefile_choices(commit: Commit, ref_updates: list[RefUpdate]) -> list[Treefile]:
+    """Return the treefiles a requester picks from, or [] when the commit's refs name exactly one."""
+    owners = treefiles_owning({u.ref.name for u in ref_updates} | set(commit.ref_binding or []))
+    if len(owners) == 1:
+        return []
+    return owners or list(Treefile.objects.order_by("name"))
 
 
 def commit_ref_names(commit: Commit, *, stage: Stage | None = None) -> set[str]:
