@@ -20,7 +20,7 @@ def drop_incomplete_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0003_tree_diff"),
+        ("releases", "0004_promotion_moved_ref_bound_refs"),
     ]
 
     operations = [
