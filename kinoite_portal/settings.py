@@ -165,7 +165,13 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL.replace("unix://",
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     # A task whose worker died unacknowledged is handed out again after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # A broker that hangs (Redis frozen, packets dropped) must not hang a web request whose rows are committed:
+    # every socket operation gives up after this many seconds, and a publish is tried twice (see below), so a
+    # request learns within seconds that its task did not reach the queue (the re-queue task sends it later).
+    "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3),
+    "socket_connect_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3),
 }
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 if env_str("CELERY_KEY_PREFIX"):
     # Lets test runs share one Redis without seeing each other's queues.
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_KEY_PREFIX")

@@ -16,6 +16,7 @@ from kinoite_portal.releases import selectors
 from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Commit, Promotion
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
+from kinoite_portal.releases.services.queueing import task_not_sent
 
 CHANGED = "promotionChanged"
 
@@ -84,13 +85,19 @@ def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion])
     except PromotionError as exc:
         error = str(exc)
     promotion = _get(pk)
+    if promotion.state == Promotion.State.QUEUED and not error and task_not_sent(promotion):
+        messages.warning(
+            request,
+            f"Promotion #{pk} is approved, but the worker could not be reached; it will start when the queue is back.",
+        )
+    elif not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, f"Promotion #{pk} is now {promotion.state}.")
     if request.htmx:
         response = render(request, "releases/_promotion_panel.html", _panel_context(request, promotion, error))
         return response if error else trigger_client_event(response, CHANGED)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, f"Promotion #{pk} is now {promotion.state}.")
     return redirect("releases:promotion_detail", pk=pk)
 
 
