@@ -30,7 +30,7 @@ from kinoite_portal.fleet.services.enrollment import (
 )
 from kinoite_portal.fleet.status_parser import StatusError, parse_status
 
-ENROLLMENT_STATUS = {"invalid": 401, "expired": 410, "used_up": 410, "revoked": 410}
+ENROLLMENT_STATUS = {"invalid": 401, "expired": 410, "used_up": 410, "revoked": 410, "other_department": 409}
 GREENBOOT_VALUES = {"green", "red", "fallback", "unknown"}
 
 
