@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kinoite_portal.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -211,6 +212,13 @@ PORTAL_PROMOTION_EVIDENCE_PROVIDER = "kinoite_portal.fleet.selectors.pilot_evide
 # (user=, wanted=set of slugs, managed=set of slugs) -> (added, removed, missing) lists of slugs.
 PORTAL_DEPARTMENT_HEADS_SYNC = "kinoite_portal.fleet.services.departments.department_heads_sync"
 
+# Sign-in throttling (kinoite_portal.core.signin): failed attempts per user name and per address within the window.
+PORTAL_SIGNIN_MAX_FAILURES_PER_USER = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_USER", 5)
+PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20)
+PORTAL_SIGNIN_WINDOW_MINUTES = env_int("PORTAL_SIGNIN_WINDOW_MINUTES", 15)
+# Peers whose X-Forwarded-For entry names the client: the web server in front ("" is gunicorn's unix socket).
+PORTAL_TRUSTED_PROXIES = {"", *env_str("PORTAL_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")}
+
 # --- Email ------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -224,6 +232,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kinoite-portal@localhost")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie (the token travels in hx-headers), but admin JS may.
 X_FRAME_OPTIONS = "DENY"
+# Every page's Content-Security-Policy (kinoite_portal.core.middleware): scripts, styles, images and requests
+# from the portal only; no inline script or style, no plugins, no framing, forms post back to the portal.
+PORTAL_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:

@@ -93,6 +93,7 @@ def visible_hosts(user: Any) -> QuerySet[Host]:
 class Cell:
     count: int = 0
     percent: float = 0.0
+    offset: float = 0.0  # where its segment starts in the rollout bar: the percents of the cells before it
 
 
 @dataclass
@@ -113,8 +114,12 @@ class RolloutRow:
         self.total += count
 
     def finish(self) -> None:
-        for cell in self.cells.values():
+        offset = 0.0
+        for name, _ in CATEGORIES:
+            cell = self.cells[name]
             cell.percent = round(100.0 * cell.count / self.total, 1) if self.total else 0.0
+            cell.offset = round(offset, 1)
+            offset += cell.percent
 
     @property
     def ordered_cells(self) -> list[tuple[str, str, Cell]]:

@@ -240,6 +240,14 @@ def promotion_can_cancel(user: Any, promotion: Promotion) -> bool:
     return rules.cancel_refusal(user=user, promotion=promotion) is None
 
 
+def _repo_has_commit(stage: Stage, checksum: str) -> bool:
+    repo = Repo(stage.repo_dir, timeout=120)
+    try:
+        return repo.exists() and repo.has_commit(checksum)
+    except OstreeError:
+        return False
+
+
 @dataclass
 class CommitPage:
     commit: Commit
@@ -264,11 +272,14 @@ class CommitPage:
 
     @property
     def restorable(self) -> bool:
-        """Return True when the target published this commit's tree before and runs another one now."""
+        """Return True when the target published this commit's tree before, runs another one now, and still holds
+        the commit (retention may have pruned it: rollback_request refuses that, so the page offers nothing)."""
         return (
             self.in_target
             and self.target_head is not None
             and self.target_head.content_checksum != self.commit.content_checksum
+            and self.target is not None
+            and _repo_has_commit(self.target, self.commit.checksum)
         )
 
 
