@@ -7,10 +7,10 @@ from django.contrib.auth.decorators import login_not_required, permission_requir
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_safe
 
 from kinoite_portal.core.htmx import HtmxHttpRequest
+from kinoite_portal.fleet import client_setup as client_setup_commands
 from kinoite_portal.fleet import selectors
 from kinoite_portal.fleet.models import CheckIn
 from kinoite_portal.releases.models import Stage
@@ -104,28 +104,17 @@ def host_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @permission_required("fleet.view_host", raise_exception=True)
 def client_setup(request: HttpRequest) -> HttpResponse:
-    stages = Stage.objects.select_related("signing_key").order_by("order")
-    portal_url = settings.PORTAL_PUBLIC_URL.rstrip("/")
-    entries = []
-    for stage in stages:
-        entries.append(
-            {
-                "stage": stage,
-                "remote": f"portal-{stage.name}",
-                "url": stage.public_url or f"{portal_url}/repo/{stage.name}/",
-                "refs": list(stage.refs.values_list("name", flat=True)) or ["fedora/x86_64/kinoite/stable"],
-                "key_url": portal_url + reverse("releases:stage_public_key", args=[stage.name])
-                if stage.signing_key_id
-                else "",
-            }
-        )
+    stages = list(Stage.objects.select_related("signing_key").order_by("-order"))  # prod first: most desktops
     return render(
         request,
         "fleet/client_setup.html",
         {
             "section": "client_setup",
-            "entries": entries,
-            "portal_url": portal_url,
+            "setups": client_setup_commands.stage_setups(stages),
+            "agent_commands": client_setup_commands.agent_commands(),
+            "portal_url": client_setup_commands.portal_url(),
+            "public_url_mismatch": client_setup_commands.public_url_mismatch(request.build_absolute_uri("/")),
+            "seen_at": request.build_absolute_uri("/").rstrip("/"),
             "can_enroll": request.user.has_perm("fleet.add_enrollmenttoken"),
             "agent_files": list(AGENT_FILES),
         },

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 
+from kinoite_portal.releases.errors import SigningKeyError
 from kinoite_portal.releases.models import Stage, Treefile
+from kinoite_portal.releases.services.signing import signing_key_generate, stage_resign
 from kinoite_portal.releases.services.stages import stage_ensure
 from kinoite_portal.releases.services.treefiles import treefile_save
+
+logger = logging.getLogger(__name__)
 
 # The example from "OS Updates on the Corporate Linux Desktop", with the keys rpm-ostree needs for versions.
 SEED_TREEFILE = {
@@ -40,12 +46,26 @@ SEED_TREEFILE = {
 
 
 def seed_stages() -> list[Stage]:
-    """Create the dev and prod stages and their repos."""
+    """Create the dev and prod stages and their repos; prod, which desktops pull from, signs from the start."""
     base = settings.PORTAL_PUBLIC_URL.rstrip("/")
-    return [
-        stage_ensure(name="dev", order=0, repo_path="dev", public_url=f"{base}/repo/dev/"),
-        stage_ensure(name="prod", order=1, repo_path="prod", public_url=f"{base}/repo/prod/"),
-    ]
+    dev = stage_ensure(name="dev", order=0, repo_path="dev", public_url=f"{base}/repo/dev/")
+    prod = stage_ensure(name="prod", order=1, repo_path="prod", public_url=f"{base}/repo/prod/")
+    for stage in (dev, prod):
+        # The demo served from another address last time (run_portal --bind): follow the portal to its new one.
+        served_here = f"{base}/repo/{stage.name}/"
+        if stage.public_url != served_here and stage.public_url.endswith(f"/repo/{stage.name}/"):
+            stage.public_url = served_here
+            stage.save(update_fields=["public_url"])
+    if prod.signing_key_id is None:
+        # In this process and at once: the demo runs before any worker, and an older unsigned demo gets signed too.
+        try:
+            signing_key_generate(stage=prod, name="Kinoite Portal demo prod signing", queue_resign=False)
+        except SigningKeyError as exc:
+            # The demo still starts; the dashboard and the client setup page say that prod does not sign.
+            logger.warning("The demo's prod stage stays unsigned. %s", exc)
+        else:
+            stage_resign(stage=prod)
+    return [dev, prod]
 
 
 def seed_treefile() -> Treefile:

@@ -30,3 +30,7 @@ class PublishIncomplete(Exception):
 
 class RetentionError(Exception):
     """A prune cannot run (no repo, no policy); the message says why and nothing was changed."""
+
+
+class SigningKeyError(Exception):
+    """A signing key could not be made, attached or used; the message is shown to the admin as is."""

@@ -35,6 +35,16 @@ def stage_list() -> list[Stage]:
     return list(Stage.objects.order_by("order"))
 
 
+def unsigned_published_stages(stages: list[Stage] | None = None) -> list[Stage]:
+    """Return the stages desktops pull from that have no signing key.
+
+    Desktops pull from every stage a promotion publishes into, that is every stage after the first; the first (dev)
+    holds fresh composes that only pilot machines follow.
+    """
+    ordered = sorted(stages if stages is not None else stage_list(), key=lambda stage: stage.order)
+    return [stage for stage in ordered[1:] if stage.signing_key_id is None]
+
+
 def compose_list(*, limit: int = 100) -> QuerySet[Compose]:
     """Return the latest composes with what the list page shows."""
     return Compose.objects.select_related("treefile", "revision", "commit", "requested_by").defer("log")[:limit]

@@ -11,8 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
+from kinoite_portal.releases.errors import SigningKeyError
 from kinoite_portal.releases.models import Stage
-from kinoite_portal.releases.services.signing import SigningKeyError, signing_key_generate, signing_key_import
+from kinoite_portal.releases.services.signing import signing_key_generate, signing_key_import
 
 
 class ImportKeyForm(forms.Form):

@@ -80,3 +80,26 @@ def test_run_portal_serves_with_a_live_worker_and_ctrl_c_stops_everything(tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("192.0.2.7:9000", "http://192.0.2.7:9000"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("portal.lan", "http://portal.lan:8000"),
+    ],
+)
+def test_the_public_url_follows_the_bind_address(bind: str, url: str) -> None:
+    from kinoite_portal.core.management.commands.run_portal import public_url_for_bind
+
+    assert public_url_for_bind(bind) == url
+
+
+def test_a_wildcard_bind_is_reached_at_this_hosts_name() -> None:
+    import socket
+
+    from kinoite_portal.core.management.commands.run_portal import public_url_for_bind
+
+    assert public_url_for_bind("0.0.0.0:8000") == f"http://{socket.getfqdn()}:8000"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.test import Client
@@ -50,3 +51,50 @@ def test_it_serves_only_the_agent_files(db: None) -> None:
 
 def test_a_department_head_may_not_open_it(department_head: Any, client_for: Any) -> None:
     assert client_for(department_head).get(reverse("fleet:client_setup")).status_code == 403
+
+
+def test_a_signing_stage_shows_only_the_verified_setup_and_an_unsigned_one_says_why(
+    release_engineer: Any, client_for: Any
+) -> None:
+    stages()
+    page = client_for(release_engineer).get(reverse("fleet:client_setup")).content.decode()
+
+    assert (
+        "ostree remote add --if-not-exists --set=gpg-verify=true --set=gpg-verify-summary=true \\\n"
+        "    --gpg-import=/etc/pki/rpm-gpg/kinoite-portal-prod.asc \\\n"
+        "    portal-prod http://portal.test/repo/prod/"
+    ) in page
+    assert "--no-gpg-verify portal-prod" not in page
+    assert "dev has no signing key, so desktops cannot verify what they pull" in page
+    assert "prod has no signing key" not in page
+
+
+def test_steps_are_numbered_once_and_every_command_has_a_copy_button(release_engineer: Any, client_for: Any) -> None:
+    stages()
+    page = client_for(release_engineer).get(reverse("fleet:client_setup")).content.decode()
+
+    assert re.findall(r"<h2>(\d)\. ", page) == ["1", "2"]
+    commands = re.findall(r'<pre class="cmd" id="([^"]+)">', page)
+    buttons = re.findall(r'<button type="button" class="copy" data-copy-target="([^"]+)"', page)
+    assert len(commands) == 6  # prod: key, remote, rebase; dev: remote, rebase; the agent
+    assert buttons == commands
+    assert "<script>" not in page
+    assert "style=" not in page
+    assert "onclick" not in page
+
+
+def test_it_warns_when_the_portal_is_reached_at_another_address_than_the_commands_use(
+    release_engineer: Any, client_for: Any, settings: Any
+) -> None:
+    stages()
+    settings.PORTAL_PUBLIC_URL = "http://portal.example:8000"
+    page = client_for(release_engineer).get(reverse("fleet:client_setup")).content.decode()
+    assert 'id="public-url-mismatch"' in page
+    assert "set <code>PORTAL_PUBLIC_URL=http://testserver</code>" in page
+    assert "sh install.sh --url http://portal.example:8000 --enrollment-token" in page
+
+    settings.PORTAL_PUBLIC_URL = "http://testserver/"
+    page = client_for(release_engineer).get(reverse("fleet:client_setup")).content.decode()
+    assert 'id="public-url-mismatch"' not in page
+    key_url = "http://testserver/releases/stages/prod/key.asc"
+    assert f"curl -fsSL -o /etc/pki/rpm-gpg/kinoite-portal-prod.asc {key_url}" in page

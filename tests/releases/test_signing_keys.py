@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from kinoite_portal.ostree import Repo, gpg
+from kinoite_portal.releases.errors import SigningKeyError
 from kinoite_portal.releases.models import Promotion, RefUpdate, SigningKey, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
-from kinoite_portal.releases.services.signing import SigningKeyError, signing_key_generate, signing_key_import
+from kinoite_portal.releases.services.signing import signing_key_generate, signing_key_import
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,3 +5,4 @@ from __future__ import annotations
 from kinoite_portal.releases.tasks import compose as compose
 from kinoite_portal.releases.tasks import promotion as promotion
 from kinoite_portal.releases.tasks import retention as retention
+from kinoite_portal.releases.tasks import signing as signing

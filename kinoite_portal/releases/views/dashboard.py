@@ -20,6 +20,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "stages": stages,
         "lanes": selectors.dashboard_lanes(stages),
         "busy": selectors.any_job_running(),
+        "unsigned_stages": selectors.unsigned_published_stages(stages),
     }
     if getattr(request, "htmx", False) and request.GET.get("part") == "lanes":
         return render(request, "releases/_dashboard_lanes.html", context)
