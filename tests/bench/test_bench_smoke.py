@@ -21,6 +21,7 @@ EXPECTED = {
     ],
     3: ["check-ins per second", "check-in p95 latency", "failed check-ins"],
     4: ["bytes served for a "],
+    5: ["dashboard p95 with 30 concurrent /healthz callers", "dashboard median", "/healthz median answer"],
 }
 
 
