@@ -38,7 +38,7 @@ setup: system-run $(RUN_STAMP)
 setup-test: system-test $(TEST_STAMP)
 
 run: setup
-	$(BIN)/python manage.py run_portal
+	$(BIN)/python manage.py run_portal$(if $(RUN_ARGS), $(RUN_ARGS))
 
 lint: setup-test
 	$(BIN)/ruff check .

@@ -23,7 +23,9 @@ ITEMS = {
     2: ("bench.pages", "Pages at scale"),
     3: ("bench.checkin", "Check-in throughput"),
     4: ("bench.bandwidth", "Client bandwidth"),
-    5: ("bench.healthz", "Health probes under load"),
+    5: ("bench.kinoite", "Kinoite-sized image"),
+    6: ("bench.rings", "Rollout rings"),
+    7: ("bench.healthz", "Health probes under load"),
 }
 
 
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=sorted(ITEMS),
         metavar="N",
-        help="run only item N (repeatable): 1 promotion, 2 pages, 3 check-ins, 4 bandwidth, 5 health probes",
+        help="run only item N (repeatable): 1 promotion, 2 pages, 3 check-ins, 4 bandwidth, 5 Kinoite-sized image, "
+        "6 rollout rings",
     )
     parser.add_argument("--child", type=int, choices=sorted(ITEMS), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)

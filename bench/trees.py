@@ -49,8 +49,10 @@ def _text(rng: random.Random, size: int) -> bytes:
     return "".join(lines).encode()[:size]
 
 
-def build(root: Path, *, files: int, total_bytes: int, seed: int = 1) -> Tree:
-    """Write ``files`` files of ``total_bytes`` in all: even ones random, odd ones text, 20 per package."""
+def build(
+    root: Path, *, files: int, total_bytes: int, seed: int = 1, files_per_package: int = FILES_PER_PACKAGE
+) -> Tree:
+    """Write ``files`` files of ``total_bytes`` in all: even ones random, odd ones text, ``files_per_package`` each."""
     rng = random.Random(seed)
     size = max(64, total_bytes // files)
     text_block = _text(rng, size * 64)
@@ -62,7 +64,7 @@ def build(root: Path, *, files: int, total_bytes: int, seed: int = 1) -> Tree:
     packages: list[str] = []
     written: list[Path] = []
     for index in range(files):
-        package = f"pkg{index // FILES_PER_PACKAGE:04d}"
+        package = f"pkg{index // files_per_package:04d}"
         if not packages or packages[-1] != package:
             packages.append(package)
         if index % 2 == 0:

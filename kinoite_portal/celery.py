@@ -29,6 +29,7 @@ app.conf.update(
         "releases.compose_*": {"queue": "compose"},
         "releases.promotion_*": {"queue": "repo"},
         "releases.repo_*": {"queue": "repo"},
+        "rollouts.ring_move": {"queue": "repo"},
     },
     worker_hijack_root_logger=False,
 )

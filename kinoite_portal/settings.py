@@ -193,6 +193,9 @@ PORTAL_SERVE_FILES = env_bool("PORTAL_SERVE_FILES", not PRODUCTION)
 # Where desktops and email readers reach the portal; run_portal derives it from --bind unless it is set.
 PORTAL_PUBLIC_URL = env_or_running("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
+# A check-in queues a gate evaluation (at most one per PORTAL_GATE_DEBOUNCE_SECONDS); beat evaluates every 15 s anyway.
+PORTAL_GATE_EVALUATE_ON_CHECKIN = env_bool("PORTAL_GATE_EVALUATE_ON_CHECKIN", True)
+PORTAL_GATE_DEBOUNCE_SECONDS = env_int("PORTAL_GATE_DEBOUNCE_SECONDS", 2)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_CHECKIN_MAX_BYTES
@@ -211,6 +214,10 @@ PORTAL_PROMOTION_EVIDENCE_PROVIDER = "kinoite_portal.fleet.selectors.pilot_evide
 # Sets the departments a directory user heads from the directory's groups:
 # (user=, wanted=set of slugs, managed=set of slugs) -> (added, removed, missing) lists of slugs.
 PORTAL_DEPARTMENT_HEADS_SYNC = "kinoite_portal.fleet.services.departments.department_heads_sync"
+# Which ref a promotion moves and which refs it binds (the rollout rings): (stage=, ref=, kind=) -> PublishPlan.
+PORTAL_PUBLISH_PLAN_PROVIDER = "kinoite_portal.rollouts.publishing.ring_publish_plan"
+# What the check-in answer adds (the ref the desktop's ring follows): (host=) -> dict.
+PORTAL_CHECKIN_ANSWER_PROVIDER = "kinoite_portal.rollouts.following.checkin_answer"
 
 # Sign-in throttling (kinoite_portal.core.signin): failed attempts per user name and per address within the window.
 PORTAL_SIGNIN_MAX_FAILURES_PER_USER = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_USER", 5)

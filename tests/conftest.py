@@ -50,6 +50,14 @@ def _portal_dirs(settings: Any, tmp_path: Path) -> None:
     settings.PORTAL_COMPOSE_CONFIG_DIR = tmp_path / "compose-config"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_ring_layout() -> None:
+    """Forget the ring layout a check-in keeps for a few seconds: a test's rollback or flush sends no signals."""
+    from kinoite_portal.rollouts.following import layout_forget
+
+    layout_forget()
+
+
 @pytest.fixture
 def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., services.Worker]]:
     """Return a function that starts real Celery workers on the test database; all are stopped afterwards."""

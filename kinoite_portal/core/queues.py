@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from kombu.utils.url import maybe_sanitize_url
 
 from kinoite_portal.celery import app as celery_app
@@ -86,3 +88,14 @@ def queue_unconsumed_message(queue: str) -> str | None:
     if consumers.get(queue):
         return None
     return f"no worker is listening on the {queue} queue of {broker_display_url()}; is the worker running?"
+
+
+def queue_warning(queue: str, *, waiting_since: datetime | None) -> str | None:
+    """Return the warning for a job waiting on ``queue`` since ``waiting_since``, once the grace period is over.
+
+    None while the job is fresh, when it is not waiting (``waiting_since`` is None), or when a worker consumes the
+    queue (it may just be busy with an earlier job).
+    """
+    if waiting_since is None or timezone.now() - waiting_since < timedelta(seconds=GRACE_SECONDS):
+        return None
+    return queue_unconsumed_message(queue)

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from kinoite_portal.core import tokens
@@ -160,5 +162,12 @@ def checkin(request: HttpRequest) -> JsonResponse:
             "checkin_id": record.pk,
             "booted_checksum": host.booted_checksum,
             "booted_version": host.booted_version,
+            **checkin_answer(host),
         }
     )
+
+
+def checkin_answer(host: Host) -> dict[str, Any]:
+    """Return what apps above fleet add to the check-in answer (``PORTAL_CHECKIN_ANSWER_PROVIDER``: the ring's ref)."""
+    name = getattr(settings, "PORTAL_CHECKIN_ANSWER_PROVIDER", "")
+    return dict(import_string(name)(host=host)) if name else {}

@@ -17,8 +17,7 @@ from .errors import (
     RepoMissing,
     ToolMissing,
 )
-from .gvariant import GVariantText, Uint64, format_metadata_value, format_pkglist, format_value
-from .gvariant import parse as parse_gvariant
+from .gvariant import Int32, RawVariant, Uint32, Uint64, format_value, from_variant, metadata_variant, to_variant
 from .lock import portal_lock, repo_lock
 from .model import CommitInfo, DeltaInfo, DiffEntry, DiffResult, FsckResult, Package, PruneResult, PullResult
 from .packages import PackageChange, PackageDiff, compare_evr, diff_packages, rpmvercmp
@@ -40,8 +39,8 @@ __all__ = [
     "DiffResult",
     "FsckResult",
     "FuncLog",
-    "GVariantText",
     "GvariantError",
+    "Int32",
     "InvalidChecksum",
     "InvalidRef",
     "InvalidRemoteName",
@@ -55,19 +54,20 @@ __all__ = [
     "PackageDiff",
     "PruneResult",
     "PullResult",
+    "RawVariant",
     "Repo",
     "RepoMissing",
     "ToolMissing",
+    "Uint32",
     "Uint64",
     "build_tree",
     "compare_evr",
     "compute_input_hash",
     "diff_packages",
-    "format_metadata_value",
-    "format_pkglist",
     "format_value",
+    "from_variant",
+    "metadata_variant",
     "next_version",
-    "parse_gvariant",
     "parse_version",
     "portal_lock",
     "repo_lock",
@@ -76,6 +76,7 @@ __all__ = [
     "run",
     "run_rpm_ostree_compose",
     "stream",
+    "to_variant",
     "validate_checksum",
     "validate_ref",
     "validate_remote_name",

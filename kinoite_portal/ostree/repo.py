@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from . import gvariant, parsers
+from . import gvariant, libostree, parsers
 from .errors import CommandError, CommitNotFound, InvalidChecksum, OstreeError, RepoMissing
 from .lock import repo_lock
 from .model import CommitInfo, DeltaInfo, DiffResult, FsckResult, PruneResult, PullResult
@@ -20,10 +20,7 @@ _METADATA_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _CONFIG_KEY_RE = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9_-]+)+")
 _GPG_KEY_RE = re.compile(r"[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}")
 _DATE_SPEC_RE = re.compile(r"[A-Za-z0-9 :+.-]+")
-# MAX_ARG_STRLEN on Linux (32 pages): the kernel refuses one argv string longer than this, NUL included.
-MAX_ARG_BYTES = 131072
-# Keys `ostree commit` writes itself. Passing one with --add-metadata does not replace ostree's: the commit gets the
-# key twice and readers see the first copy (a copied ['.../dev'] binding then breaks every pull of the new ref).
+# Keys the commit writer sets itself: a copied ['.../dev'] binding would break every pull of the new ref.
 OSTREE_MANAGED_KEYS = frozenset({"ostree.ref-binding", "ostree.sizes", "ostree.collection-binding"})
 
 
@@ -158,13 +155,17 @@ class Repo:
     ) -> str:
         """Commit a directory (``tree_dir``) or another commit's tree (``tree_ref``) to ``branch``; return the checksum.
 
-        ``metadata`` values are written as typed GVariant text (``gvariant.format_metadata_value``); pass
-        ``GVariantText`` values, e.g. from ``metadata_keys``, to copy another commit's metadata exactly.
-        ``owner_root`` records every file of ``tree_dir`` as owned by root, whoever runs the worker.
-        ``generate_sizes`` is off by default: nothing reads ``ostree.sizes``, and for a 10,000-file tree it adds about
-        470 KB to the commit object that every client downloads.
+        The commit object is written by libostree with typed ``metadata`` of any size (``gvariant.metadata_variant``);
+        pass ``RawVariant`` values, e.g. from ``metadata_keys``, to copy another commit's metadata byte for byte.
+        ``bind_refs`` lists every ref besides ``branch`` the commit may be published under. A directory is first
+        written by ``ostree commit`` (it can take minutes, so it runs where the timeout can kill it) as an unnamed
+        commit whose tree the real commit then takes. ``owner_root`` records every file of ``tree_dir`` as owned by
+        root, whoever runs the worker. ``generate_sizes`` is off by default: nothing reads ``ostree.sizes``, and for a
+        10,000-file tree it adds about 470 KB to the commit object that every client downloads.
         """
         validate_ref(branch)
+        if isinstance(bind_refs, str):
+            raise ValueError(f"bind_refs is a list of refs, not the string {bind_refs!r}")
         binds = [validate_ref(r) for r in bind_refs]
         if no_bindings and binds:
             raise ValueError("no_bindings=True and bind_refs contradict each other")
@@ -172,76 +173,93 @@ class Repo:
             raise ValueError("pass exactly one of tree_dir and tree_ref")
         if not subject.strip():
             raise ValueError("a commit needs a subject")
-        args = [f"--branch={branch}", f"--subject={subject}"]
-        if body:
-            args.append(f"--body={body}")
+        if generate_sizes and tree_dir is None:
+            raise ValueError("generate_sizes needs tree_dir: sizes are counted while a directory is written")
+        variants: dict[str, object] = {}
         for key, value in (metadata or {}).items():
             if not _METADATA_KEY_RE.fullmatch(key):
                 raise ValueError(f"metadata key {key!r} may only contain A-Z a-z 0-9 . _ -")
             if key in OSTREE_MANAGED_KEYS:
                 raise ValueError(f"ostree writes {key!r} itself; use branch/bind_refs/no_bindings/generate_sizes")
-            args.append(f"--add-metadata={key}={gvariant.format_metadata_value(key, value)}")
-        args.extend(f"--bind-ref={r}" for r in binds)
-        if no_bindings:
-            args.append("--no-bindings")
-        if generate_sizes:
-            args.append("--generate-sizes")
+            variants[key] = gvariant.metadata_variant(key, value)
         self.require()
         if parent is not None:
-            args.append(f"--parent={self._require_commit(parent)}")
+            parent = self._require_commit(parent)
         if tree_ref is not None:
-            args.append(f"--tree=ref={self._require_commit(tree_ref)}")
-        else:
-            assert tree_dir is not None
-            directory = Path(tree_dir).absolute()
-            if not directory.is_dir():
-                raise OstreeError(f"tree directory {str(directory)!r} does not exist")
-            if owner_root:
-                args.extend(["--owner-uid=0", "--owner-gid=0"])
-            args.append(f"--tree=dir={directory}")
-        for arg in args:
-            size = len(os.fsencode(arg)) + 1
-            if size > MAX_ARG_BYTES:
-                raise OstreeError(
-                    f"commit argument {arg[:40]!r}... is {size} bytes; Linux refuses a single argument over "
-                    f"{MAX_ARG_BYTES} bytes (E2BIG) and ostree commit cannot read metadata from a file"
-                )
-        result = self._ostree(["commit"], *args)
-        return validate_checksum(result.stdout.strip())
+            return self._write_commit(
+                branch, subject, body, variants, self._require_commit(tree_ref), parent, binds, no_bindings
+            )
+        assert tree_dir is not None
+        directory = Path(tree_dir).absolute()
+        if not directory.is_dir():
+            raise OstreeError(f"tree directory {str(directory)!r} does not exist")
+        args = ["--orphan", "--no-bindings", f"--subject=tree for {branch}"]
+        if owner_root:
+            args.extend(["--owner-uid=0", "--owner-gid=0"])
+        if generate_sizes:
+            args.append("--generate-sizes")
+        args.append(f"--tree=dir={directory}")
+        unnamed = validate_checksum(self._ostree(["commit"], *args).stdout.strip())
+        if generate_sizes:
+            variants.update(
+                (k, gvariant.to_variant(v))
+                for k, v in libostree.raw_metadata(self.path, unnamed).items()
+                if k == "ostree.sizes"
+            )
+        try:
+            return self._write_commit(branch, subject, body, variants, unnamed, parent, binds, no_bindings)
+        finally:
+            libostree.delete_commit_object(self.path, unnamed)
+
+    def _write_commit(
+        self,
+        branch: str,
+        subject: str,
+        body: str,
+        variants: Mapping[str, object],
+        tree_of: str,
+        parent: str | None,
+        binds: list[str],
+        no_bindings: bool,
+    ) -> str:
+        size = sum(len(gvariant.raw_variant(v).data) for v in variants.values())
+        self._note(f"libostree: commit the tree of {tree_of} to {branch} ({len(variants)} metadata keys, {size} bytes)")
+        checksum = libostree.write_commit(
+            self.path,
+            branch=branch,
+            subject=subject,
+            body=body,
+            metadata=variants,
+            tree_of=tree_of,
+            parent=parent,
+            bind_refs=binds,
+            no_bindings=no_bindings,
+        )
+        self._note(f"libostree: wrote {checksum}")
+        return validate_checksum(checksum)
+
+    def _note(self, text: str) -> None:
+        if self.log_sink is not None:
+            self.log_sink.write(text)
 
     def read_commit(self, checksum_or_ref: str) -> CommitInfo:
-        """Return one commit with its metadata, packages, ref binding and signature count.
+        """Return one commit with its metadata, packages, ref binding and signatures (read by libostree).
 
-        The cost does not grow with the tree: ``ostree show`` (no ``--raw``) gives the header and verifies the
-        signatures, and the metadata is decoded from the commit object itself, leaving out ``ostree.sizes``
-        (see ``gvariant.UNDECODED_KEYS``; ``metadata_keys(include_managed=True)`` still has it).
+        The cost does not grow with the tree: ``ostree.sizes`` is never decoded (``libostree.UNDECODED_KEYS``;
+        ``metadata_keys(include_managed=True)`` still has it). Signatures are counted and their key IDs read only when
+        the commit has any.
         """
         target = self._rev_arg(checksum_or_ref)
-        result = self._ostree(["show"], target, check=False)
-        if result.returncode != 0:
-            if parsers.is_not_found_error(result.stderr):
-                raise CommitNotFound(f"{target} is not a commit or ref in {self.path}")
-            raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
-        checksum = parsers.show_checksum(result.stdout)
-        try:
-            commit_object = self._commit_object_path(checksum).read_bytes()
-        except FileNotFoundError:
-            raise CommitNotFound(f"{checksum} is not a commit in {self.path} (pruned meanwhile?)") from None
-        return parsers.parse_show(result.stdout, commit_object)
+        self.require()
+        return libostree.read_commit(self.path, target)
 
-    def _commit_object_path(self, checksum: str) -> Path:
-        checksum = validate_checksum(checksum)
-        return self.path / "objects" / checksum[:2] / f"{checksum[2:]}.commit"
-
-    def metadata_keys(self, checksum: str, *, include_managed: bool = False) -> dict[str, gvariant.GVariantText]:
-        """Return a commit's metadata as ``{key: GVariant text}`` that round-trips exactly through ``commit``.
+    def metadata_keys(self, checksum: str, *, include_managed: bool = False) -> dict[str, gvariant.RawVariant]:
+        """Return a commit's metadata as ``{key: RawVariant}``, which ``commit`` writes back byte for byte.
 
         Keys ostree writes itself (``OSTREE_MANAGED_KEYS``) are left out unless ``include_managed``.
         """
         checksum = self._require_commit(checksum)
-        # `show --raw -B` prints the whole commit variant, so every key is found, not only the ones we know of.
-        result = self._ostree(["show"], "-B", "--raw", checksum)
-        found = gvariant.split_commit_metadata(result.stdout)
+        found = libostree.raw_metadata(self.path, checksum)
         return {k: v for k, v in found.items() if include_managed or k not in OSTREE_MANAGED_KEYS}
 
     def log(self, ref: str) -> list[CommitInfo]:
@@ -249,14 +267,10 @@ class Repo:
         return self.log_with_truncation(ref)[0]
 
     def log_with_truncation(self, ref: str) -> tuple[list[CommitInfo], bool]:
-        """Return the history and whether it ends at a parent that is not in this repo."""
+        """Return the history (header fields and version) and whether it ends at a parent not in this repo."""
         target = self._rev_arg(ref)
-        result = self._ostree(["log"], target, check=False)
-        if result.returncode != 0:
-            if parsers.is_not_found_error(result.stderr):
-                raise CommitNotFound(f"{target} is not a commit or ref in {self.path}")
-            raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
-        return parsers.parse_log(result.stdout)
+        self.require()
+        return libostree.log(self.path, target)
 
     def signature_key_ids(self, checksum: str) -> list[str]:
         """Return the long key IDs (16 hex, uppercase) of every GPG signature on a commit, duplicates included."""

@@ -243,6 +243,14 @@ class Promotion(models.Model):
     previous_head_recorded = models.BooleanField(
         default=False, help_text="Set once the run has read the target head (previous_head may then be empty)."
     )
+    moved_ref = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The ref the run moves, read once at its start: target_ref, or a ring's ref on a stage with rings.",
+    )
+    bound_refs = models.JSONField(
+        default=list, blank=True, help_text="Further refs the published commit is bound to (the stage's other rings)."
+    )
     published_commit = models.ForeignKey(
         Commit,
         null=True,
@@ -268,6 +276,11 @@ class Promotion(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+    @property
+    def publish_ref(self) -> str:
+        """Return the ref the run moves (once it has read its publish plan), else the target ref."""
+        return self.moved_ref or self.target_ref
 
 
 class Approval(models.Model):
@@ -300,6 +313,7 @@ class RefUpdate(models.Model):
         ROLLBACK = "rollback"
         IMPORT = "import"
         EXTERNAL = "external"
+        ROLLOUT = "rollout"
 
     ref = models.ForeignKey(Ref, on_delete=models.CASCADE, related_name="updates")
     commit = models.ForeignKey(Commit, on_delete=models.PROTECT, related_name="ref_updates")
@@ -315,3 +329,32 @@ class RefUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ref} -> {self.commit.checksum[:10]}"
+
+
+class TreeDiff(models.Model):
+    """Package and file changes from one tree to another, counted once by a worker so that no page runs ostree.
+
+    Keyed by content checksums: a re-commit or a rollback publishes the same tree (and the same package list) as the
+    commit it copies, so one row serves every commit pair with those two trees.
+    """
+
+    old_tree = models.CharField(max_length=64)
+    new_tree = models.CharField(max_length=64)
+    files_added = models.PositiveIntegerField(default=0)
+    files_removed = models.PositiveIntegerField(default=0)
+    files_modified = models.PositiveIntegerField(default=0)
+    package_changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"added": [pkg], "removed": [pkg], "upgraded": [[old, new]], "downgraded": [[old, new]]}; '
+        "pkg = [name, epoch, version, release, arch]",
+    )
+    error = models.CharField(max_length=500, blank=True, help_text="Why the files could not be counted.")
+    computed_at = models.DateTimeField(auto_now=True)
+    seconds = models.FloatField(default=0, help_text="How long counting took.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["old_tree", "new_tree"], name="one_diff_per_tree_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.old_tree[:10]} -> {self.new_tree[:10]}"

@@ -10,9 +10,9 @@ from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from kinoite_portal.core.models import AuditEvent
-from kinoite_portal.ostree import DiffResult, OstreeError, Package, PackageDiff, Repo, diff_packages
+from kinoite_portal.ostree import Package, PackageChange, PackageDiff, Repo, diff_packages
 from kinoite_portal.releases import rules
-from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, Treefile
+from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, TreeDiff, Treefile
 
 HISTORY = 8
 
@@ -158,40 +158,53 @@ class CommitEvidence:
     commit: Commit
     compared_to: Commit | None
     package_diff: PackageDiff | None
-    file_diff: DiffResult | None
+    file_diff: TreeDiff | None
     file_diff_error: str = ""
     composes: list[Compose] = field(default_factory=list)
     promotions: list[Promotion] = field(default_factory=list)
     stages_holding: list[str] = field(default_factory=list)
 
 
-def _tree_source(commit: Commit) -> Commit:
-    """Return the commit whose tree this one re-publishes (a re-commit or a rollback), or itself."""
-    return commit.recommit_of or commit.restores or commit
+def _package(values: list[object]) -> Package:
+    name, epoch, version, release, arch = values
+    return Package(str(name), int(str(epoch)), str(version), str(release), str(arch))
 
 
-def file_diff(old: Commit, new: Commit) -> tuple[DiffResult | None, str]:
-    """Return ``ostree diff`` between two commits, run in a repo that holds both (trees, if re-committed)."""
-    pairs = [(old.checksum, new.checksum), (_tree_source(old).checksum, _tree_source(new).checksum)]
-    for stage in Stage.objects.order_by("order"):
-        repo = Repo(stage.repo_dir, timeout=120)
-        if not repo.exists():
-            continue
-        for a, b in pairs:
-            try:
-                if repo.has_commit(a) and repo.has_commit(b):
-                    return repo.diff(a, b), ""
-            except OstreeError as exc:
-                return None, str(exc)
-    return None, "No repo holds both commits, so file changes cannot be counted."
+def stored_package_diff(diff: TreeDiff) -> PackageDiff:
+    """Return the package changes a worker stored, as the pages show them."""
+    changes = diff.package_changes or {}
+    added = [_package(p) for p in changes.get("added", [])]
+    removed = [_package(p) for p in changes.get("removed", [])]
+    return PackageDiff(
+        added=[PackageChange(p.name, None, p) for p in added],
+        removed=[PackageChange(p.name, p, None) for p in removed],
+        upgraded=[PackageChange(o[0], _package(o), _package(n)) for o, n in changes.get("upgraded", [])],
+        downgraded=[PackageChange(o[0], _package(o), _package(n)) for o, n in changes.get("downgraded", [])],
+    )
 
 
 def commit_evidence(commit: Commit, *, against: Commit | None) -> CommitEvidence:
-    """Return what the commit and approval pages show: package and file changes against ``against``."""
+    """Return what the commit and approval pages show: the stored package and file changes against ``against``.
+
+    Pages never run ostree: a worker counted the changes when the commit was imported or the promotion requested.
+    """
     evidence = CommitEvidence(commit=commit, compared_to=against, package_diff=None, file_diff=None)
     if against is not None and against.pk != commit.pk:
-        evidence.package_diff = diff_packages(packages_of(against), packages_of(commit))
-        evidence.file_diff, evidence.file_diff_error = file_diff(against, commit)
+        if against.content_checksum == commit.content_checksum:
+            evidence.package_diff = PackageDiff()
+            evidence.file_diff = TreeDiff(old_tree=against.content_checksum, new_tree=commit.content_checksum)
+        else:
+            stored = TreeDiff.objects.filter(
+                old_tree=against.content_checksum, new_tree=commit.content_checksum
+            ).first()
+            if stored is None:
+                # Packages come from the database alone; only the file count waits for the worker.
+                evidence.package_diff = diff_packages(packages_of(against), packages_of(commit))
+                evidence.file_diff_error = "The worker has not counted the changed files yet."
+            else:
+                evidence.package_diff = stored_package_diff(stored)
+                evidence.file_diff = None if stored.error else stored
+                evidence.file_diff_error = stored.error
     evidence.composes = list(Compose.objects.filter(commit=commit).select_related("treefile").defer("log")[:5])
     evidence.promotions = list(
         Promotion.objects.filter(Q(commit=commit) | Q(published_commit=commit))
@@ -218,12 +231,25 @@ def treefile_owning(ref_names: Iterable[str]) -> Treefile | None:
 
     The one answer to "which treefile owns this ref", for promotions, rollbacks and the commit page.
     """
+    owners = treefiles_owning(ref_names)
+    return owners[0] if owners else None
+
+
+def treefiles_owning(ref_names: Iterable[str]) -> list[Treefile]:
+    """Return every treefile whose dev or published ref is one of ``ref_names`` (more than one: ambiguous)."""
     names = set(ref_names)
     # The dev ref lives in the treefile's content (JSON), so it is compared here rather than in the query.
-    for treefile in Treefile.objects.order_by("name") if names else []:
-        if treefile.ref in names or treefile.published_ref in names:
-            return treefile
-    return None
+    if not names:
+        return []
+    return [t for t in Treefile.objects.order_by("name") if t.ref in names or t.published_ref in names]
+
+
+def treefile_choices(commit: Commit, ref_updates: list[RefUpdate]) -> list[Treefile]:
+    """Return the treefiles a requester picks from, or [] when the commit's refs name exactly one."""
+    owners = treefiles_owning({u.ref.name for u in ref_updates} | set(commit.ref_binding or []))
+    if len(owners) == 1:
+        return []
+    return owners or list(Treefile.objects.order_by("name"))
 
 
 def commit_ref_names(commit: Commit, *, stage: Stage | None = None) -> set[str]:
@@ -251,11 +277,9 @@ def promotion_can_cancel(user: Any, promotion: Promotion) -> bool:
 
 
 def _repo_has_commit(stage: Stage, checksum: str) -> bool:
-    repo = Repo(stage.repo_dir, timeout=120)
-    try:
-        return repo.exists() and repo.has_commit(checksum)
-    except OstreeError:
-        return False
+    """Return whether ``stage``'s repo still holds the commit (a look at one file, no ostree run)."""
+    repo = Repo(stage.repo_dir)
+    return repo.exists() and repo.has_commit(checksum)
 
 
 @dataclass

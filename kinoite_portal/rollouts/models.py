@@ -162,6 +162,10 @@ class RolloutRing(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     advance_reason = models.TextField(blank=True, help_text="Why an approver moved this ring before its turn.")
+    accepted_failures = models.PositiveIntegerField(
+        default=0,
+        help_text="Failed hosts an approver accepted by resuming after a halt; only failures beyond them halt again.",
+    )
 
     class Meta:
         ordering = ["rollout", "order"]

@@ -141,21 +141,56 @@ def _category(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> tupl
     return category, moved_at
 
 
+def ring_membership(stage: Stage) -> Case | None:
+    """Return an SQL expression for the ring each host is in (see ``Ring``), or None when ``stage`` has no rings.
+
+    Built from the rings' member lists (three small queries), so the database compares columns with constants per
+    host instead of running a subquery per host.
+    """
+    ring_ids = list(Ring.objects.filter(stage=stage).order_by("order").values_list("pk", flat=True))
+    if not ring_ids:
+        return None
+    listed: dict[int, list[int]] = defaultdict(list)
+    for ring_id, host_id in Ring.hosts.through.objects.filter(ring__stage=stage).values_list("ring_id", "host_id"):
+        listed[ring_id].append(host_id)
+    departments: dict[int, list[int]] = defaultdict(list)
+    through = Ring.departments.through.objects.filter(ring__stage=stage)
+    for ring_id, department_id in through.values_list("ring_id", "department_id"):
+        departments[ring_id].append(department_id)
+    # First match wins: single hosts before departments, earlier rings before later ones.
+    whens = [When(pk__in=listed[ring_id], then=Value(ring_id)) for ring_id in ring_ids if listed[ring_id]]
+    whens += [
+        When(department_id__in=departments[ring_id], then=Value(ring_id))
+        for ring_id in ring_ids
+        if departments[ring_id]
+    ]
+    return Case(*whens, default=Value(ring_ids[-1]), output_field=IntegerField())
+
+
 def ring_counts(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> dict[int | None, dict[str, int]]:
-    """Return {ring id: {category: hosts}} for the rollout's stage, in one query whatever the fleet's size."""
+    """Return {ring id: {category: hosts}} for the rollout's stage, in four queries whatever the fleet's size."""
+    membership = ring_membership(rollout.stage)
+    counts: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOST_CATEGORIES, 0))
+    if membership is None:
+        return counts
     category, moved_at = _category(rollout, rings, now)
     rows = (
-        hosts_with_ring(rollout.stage)
+        Host.objects.annotate(ring_pk=membership)
         .annotate(ring_moved_at=moved_at)
         .annotate(category=category)
         .order_by()
         .values("ring_pk", "category")
         .annotate(n=Count("pk"))
     )
-    counts: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOST_CATEGORIES, 0))
     for row in rows:
         counts[row["ring_pk"]][row["category"]] = row["n"]
     return counts
+
+
+def ring_is_failing(ring: RolloutRing, *, failed: int, active: int) -> bool:
+    """Return whether ``ring``'s failures (beyond those an approver accepted on resuming) cross its threshold."""
+    new_failures = failed - ring.accepted_failures
+    return new_failures > 0 and new_failures * 100 >= ring.failure_threshold * active
 
 
 def gate_state(
@@ -166,15 +201,18 @@ def gate_state(
         return Gate.WAITING
     if ring.state == RolloutRing.State.MOVING:
         return Gate.MOVING
-    if next_ring is not None and next_ring.state != RolloutRing.State.WAITING:
+    if rollout.state in (Rollout.State.COMPLETED, Rollout.State.SUPERSEDED) and (
+        next_ring is None or next_ring.state != RolloutRing.State.WAITING
+    ):
         return Gate.PASSED
-    if next_ring is None and rollout.state == Rollout.State.COMPLETED:
-        return Gate.PASSED
-    active = sum(counts.values()) - counts["silent"]
     if rollout.state == Rollout.State.HALTED:
         return Gate.HALTED
-    if counts["failed"] and counts["failed"] * 100 >= ring.failure_threshold * active:
+    active = sum(counts.values()) - counts["silent"]
+    # Checked before "passed": failures showing up on a ring after the next one moved still halt the rollout.
+    if ring_is_failing(ring, failed=counts["failed"], active=active):
         return Gate.FAILING
+    if next_ring is not None and next_ring.state != RolloutRing.State.WAITING:
+        return Gate.PASSED
     if rollout.state == Rollout.State.PAUSED:
         return Gate.PAUSED
     assert ring.opens_at is not None  # moved
@@ -190,7 +228,8 @@ def gate_state(
 def ring_progress(rollout: Rollout, *, now: datetime | None = None) -> list[RingProgress]:
     """Return, per ring of ``rollout`` in order, its host counts, gate state and time until the gate can open.
 
-    Two queries whatever the number of hosts and check-ins: the rings, and one grouped count over the hosts.
+    Five queries whatever the number of hosts and check-ins: the rollout's rings, the rings' members, and one
+    grouped count over the hosts.
     """
     now = now or timezone.now()
     rings = list(rollout.rings.select_related("ring").order_by("order"))
@@ -214,5 +253,75 @@ def ring_progress(rollout: Rollout, *, now: datetime | None = None) -> list[Ring
 
 def active_rollouts(stage: Stage | None = None) -> QuerySet[Rollout]:
     """Return the rollouts still running, paused or halted, newest first."""
-    queryset = Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES).select_related("stage", "commit", "promotion")
+    queryset = Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES).select_related(
+        "stage", "commit", "previous_commit", "promotion"
+    )
     return queryset.filter(stage=stage) if stage is not None else queryset
+
+
+def rollouts_recent(*, active_only: bool = False, limit: int = 50) -> QuerySet[Rollout]:
+    """Return the latest rollouts, newest first."""
+    queryset = (
+        active_rollouts() if active_only else Rollout.objects.select_related("stage", "commit", "previous_commit")
+    )
+    return queryset.order_by("-created_at", "-id")[:limit]
+
+
+def rings_with_members() -> QuerySet[Ring]:
+    """Return every stage's rings in order, with their departments and single hosts."""
+    return (
+        Ring.objects.select_related("stage").prefetch_related("departments", "hosts").order_by("stage__order", "order")
+    )
+
+
+def ring_etas(progress: list[RingProgress], *, rollout: Rollout, now: datetime | None = None) -> list[datetime | None]:
+    """Return, per ring of ``progress``, when it got or is expected to get the commit (None: cannot say).
+
+    A moved ring has its move time. A waiting ring is expected when the ring before it ends its soak time, at the
+    earliest now; if a ring before it is blocked below its success threshold, or the rollout is halted or paused,
+    nobody can say.
+    """
+    now = now or timezone.now()
+    etas: list[datetime | None] = []
+    previous: datetime | None = None
+    stuck = rollout.state not in (Rollout.State.RUNNING, Rollout.State.COMPLETED)
+    for index, item in enumerate(progress):
+        ring = item.ring
+        if ring.moved_at is not None:
+            eta: datetime | None = ring.moved_at
+        elif stuck or previous is None:
+            eta = None
+        else:
+            before = progress[index - 1]
+            stuck = stuck or before.gate in (Gate.BLOCKED, Gate.FAILING, Gate.HALTED)
+            eta = None if stuck else max(previous + before.ring.soak_time, now)
+        etas.append(eta)
+        previous = eta
+    return etas
+
+
+def department_rings(stage: Stage) -> dict[int, Ring]:
+    """Return {department id: the ring of ``stage`` its hosts are in} for every department a ring lists.
+
+    Departments in no ring are in the last ring (``stage_rings(stage).last()``), like single hosts outside rings.
+    """
+    rings = {ring.pk: ring for ring in stage_rings(stage)}
+    membership = Ring.departments.through.objects.filter(ring__stage=stage).order_by("ring__order")
+    result: dict[int, Ring] = {}
+    for ring_id, department_id in membership.values_list("ring_id", "department_id"):
+        result.setdefault(department_id, rings[ring_id])
+    return result
+
+
+def ring_arrivals(commit_ids: list[int]) -> dict[int, list[tuple[str, datetime]]]:
+    """Return {commit id: [(ring name, when its ref moved to the commit), ...] in ring order}, in one query."""
+    moved = (
+        RolloutRing.objects.filter(rollout__commit_id__in=commit_ids, moved_at__isnull=False)
+        .order_by("rollout__created_at", "order")
+        .values_list("rollout__commit_id", "name", "moved_at")
+    )
+    arrivals: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    for commit_id, name, moved_at in moved:
+        if moved_at is not None:
+            arrivals[commit_id].append((name, moved_at))
+    return dict(arrivals)

@@ -21,7 +21,25 @@ EXPECTED = {
     ],
     3: ["check-ins per second", "check-in p95 latency", "failed check-ins"],
     4: ["bytes served for a "],
-    5: ["dashboard p95 with 30 concurrent /healthz callers", "dashboard median", "/healthz median answer"],
+    5: [
+        "promotion (",
+        "approval -> ref visible to clients",
+        "approval -> static delta available",
+        "static-delta generate alone",
+        "rollback commit of a ",
+        "commit import",
+        "changes counted at import",
+        "approval page p95",
+        "worker peak RSS",
+    ],
+    6: [
+        "gate evaluation: median",
+        "gate evaluation: p95",
+        "gate evaluation: SQL queries",
+        "last qualifying check-in -> next ring's ref moved, check-in queues an evaluation",
+        "last qualifying check-in -> next ring's ref moved, beat alone",
+    ],
+    7: ["dashboard p95 with 30 concurrent /healthz callers", "dashboard median", "/healthz median answer"],
 }
 
 

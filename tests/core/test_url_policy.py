@@ -28,6 +28,14 @@ PUBLIC = {
     "api/v1/rollbacks",
     "api/v1/enroll",
     "api/v1/checkin",
+    "api/v1/rings",
+    "api/v1/rollouts",
+    "api/v1/rollouts/<int:pk>",
+    "api/v1/rollouts/<int:pk>/pause",
+    "api/v1/rollouts/<int:pk>/resume",
+    "api/v1/rollouts/<int:pk>/advance",
+    "api/v1/rollouts/<int:pk>/halt",
+    "api/v1/rollouts/<int:pk>/rollback",
 }
 # Exempt from CSRF only because they authenticate by bearer token and never read the session cookie.
 CSRF_EXEMPT = {route for route in PUBLIC if route.startswith("api/v1/")}

@@ -112,3 +112,15 @@ def test_it_finds_nothing_missing_for_any_profile_on_a_machine_that_has_everythi
             [str(SCRIPT), profile], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=30
         )
         assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), profile
+
+
+def test_it_passes_run_args_to_run_portal(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["make", "-n", "run", "RUN_ARGS=--bind 0.0.0.0:8080"],
+        cwd=fresh_checkout(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert result.stdout.splitlines()[-1] == ".venv/bin/python manage.py run_portal --bind 0.0.0.0:8080"

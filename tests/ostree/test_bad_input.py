@@ -80,7 +80,7 @@ def test_it_raises_tool_missing_when_ostree_is_not_on_path(
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     with pytest.raises(ToolMissing, match="'ostree' was not found on PATH; install the 'ostree' package"):
-        repo.read_commit(checksum)
+        repo.diff(checksum, checksum)
     assert log.commands == []
 
 

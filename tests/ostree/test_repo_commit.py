@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kinoite_portal.ostree import GVariantText, ListLog, OstreeError, Package, Repo, format_pkglist
+from kinoite_portal.ostree import ListLog, Package, RawVariant, Repo, run
 from tests.ostree.conftest import REF_DEV, REF_STABLE
 from tests.ostree.helpers import KERNEL_VERSION, evolve_tree, sample_packages
 
@@ -52,29 +52,49 @@ def test_it_reads_a_ref_as_well_as_a_checksum(dev_commit: tuple[Repo, str]) -> N
     assert repo.resolve("fedora/x86_64/kinoite/nope") is None
 
 
-def test_it_stores_the_pkglist_as_a_stsss_array_in_ostrees_own_text(dev_commit: tuple[Repo, str]) -> None:
+def test_it_stores_the_pkglist_as_a_stsss_array_that_ostree_prints_as_rpm_ostree_does(
+    dev_commit: tuple[Repo, str],
+) -> None:
     repo, checksum = dev_commit
-    text = repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"]
-    assert text.startswith("[('bash', uint64 0, '5.2.32', '1.fc41', 'x86_64'), ('kernel', 0, ")
-    assert text == format_pkglist(sample_packages())
+    raw = repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"]
+    assert raw.type_string == "a(stsss)"
+    shown = run(
+        ["ostree", "show", f"--repo={repo.path}", "-B", "--print-metadata-key=rpmostree.rpmdb.pkglist", checksum]
+    )
+    assert shown.stdout.strip().startswith("[('bash', uint64 0, '5.2.32', '1.fc41', 'x86_64'), ('kernel', 0, ")
+    assert shown.stdout.strip() == raw.text()
 
 
-def test_it_refuses_metadata_too_big_for_one_argument_before_running(
+def test_it_writes_and_reads_a_3000_package_list_that_no_command_line_could_carry(
     make_repo: Callable[..., Repo], tree: Path
 ) -> None:
     log = ListLog()
     repo = make_repo().using(log=log)
-    huge = [Package(f"package-with-a-long-name-{i}", 0, "1.0.0", "1.fc41", "x86_64") for i in range(3000)]
-    with pytest.raises(OstreeError, match="E2BIG"):
-        repo.commit(branch="os/big", tree_dir=tree, subject="s", metadata={"rpmostree.rpmdb.pkglist": huge})
-    assert log.commands == []
+    huge = [Package(f"package-with-a-long-name-{i}", i % 3, "1.0.0", "1.fc41", "x86_64") for i in range(3000)]
+    checksum = repo.commit(branch="os/big", tree_dir=tree, subject="s", metadata={"rpmostree.rpmdb.pkglist": huge})
+    raw = repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"]
+    # Over the 128 KiB Linux allows for one argument, so `ostree commit --add-metadata` could never have written it.
+    assert len(raw.data) > 131072
+    assert repo.read_commit(checksum).packages == tuple(huge)
+    # The command line only wrote the tree; the metadata went in through libostree.
+    assert not any("pkglist" in command for command in log.commands)
 
 
 def test_it_writes_an_empty_pkglist_with_its_type(make_repo: Callable[..., Repo], tree: Path) -> None:
     repo = make_repo()
     checksum = repo.commit(branch="os/x", tree_dir=tree, subject="s", metadata={"rpmostree.rpmdb.pkglist": []})
-    assert repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"] == "@a(stsss) []"
+    assert repo.metadata_keys(checksum)["rpmostree.rpmdb.pkglist"] == RawVariant("a(stsss)", b"")
     assert repo.read_commit(checksum).packages == ()
+
+
+def test_it_leaves_no_unnamed_commit_behind_after_writing_a_directory(
+    make_repo: Callable[..., Repo], tree: Path
+) -> None:
+    repo = make_repo()
+    checksum = repo.commit(branch="os/x", tree_dir=tree, subject="s")
+    commits = sorted(p.parent.name + p.stem for p in (repo.path / "objects").glob("*/*.commit"))
+    assert commits == [checksum]
+    assert repo.fsck().ok
 
 
 def test_it_parses_the_log_with_parent_root_and_version(
@@ -138,14 +158,43 @@ def test_it_recommits_a_tree_under_a_new_ref_with_the_same_content(dev_commit: t
     assert repo.diff(source, new).identical
 
 
-def test_it_copies_metadata_text_byte_for_byte(make_repo: Callable[..., Repo], tree: Path) -> None:
+def test_it_copies_metadata_byte_for_byte(make_repo: Callable[..., Repo], tree: Path) -> None:
     repo = make_repo()
-    odd = GVariantText("[('it\\'s', uint64 3, 'back\\\\slash', 'é ✓', 'x86_64')]")
+    odd = [("it's", 3, "back\\slash", "é ✓", "x86_64")]
     first = repo.commit(branch="os/a", tree_dir=tree, subject="s", metadata={"rpmostree.rpmdb.pkglist": odd})
     copied = repo.metadata_keys(first)
     second = repo.commit(branch="os/b", tree_ref=first, subject="s", metadata=copied)
     assert repo.metadata_keys(second) == copied
     assert repo.read_commit(second).packages == (Package("it's", 3, "back\\slash", "é ✓", "x86_64"),)
+
+
+def test_it_binds_several_refs_and_keeps_the_branchs_parent(dev_commit: tuple[Repo, str]) -> None:
+    repo, source = dev_commit
+    rings = ["os/ring/b", "os/ring/a", REF_STABLE]
+    new = repo.commit(branch=REF_STABLE, tree_ref=source, subject="s", bind_refs=rings)
+    assert repo.read_commit(new).ref_binding == (REF_STABLE, "os/ring/a", "os/ring/b")
+    assert repo.resolve(REF_STABLE) == new
+    again = repo.commit(branch=REF_STABLE, tree_ref=source, subject="s2")
+    assert repo.read_commit(again).parent == new
+    assert repo.fsck(verify_bindings=True).ok
+
+
+def test_it_refuses_a_single_string_as_bind_refs(dev_commit: tuple[Repo, str]) -> None:
+    repo, source = dev_commit
+    with pytest.raises(ValueError, match="list of refs"):
+        repo.commit(branch=REF_STABLE, tree_ref=source, subject="s", bind_refs="os/ring/a")
+    assert repo.resolve(REF_STABLE) is None
+
+
+def test_it_refuses_a_value_gvariant_cannot_hold_and_writes_nothing(
+    make_repo: Callable[..., Repo], tree: Path, log: ListLog
+) -> None:
+    repo = make_repo()
+    before = len(log.lines)
+    with pytest.raises(ValueError, match="NUL"):
+        repo.commit(branch="os/a", tree_dir=tree, subject="s", metadata={"version": "bad\0"})
+    assert log.lines[before:] == []
+    assert repo.resolve("os/a") is None
 
 
 def test_it_refuses_metadata_keys_ostree_writes_itself(make_repo: Callable[..., Repo], tree: Path) -> None:

@@ -12,7 +12,15 @@ from django.utils import timezone
 from kinoite_portal.fleet.models import Department, Host
 from kinoite_portal.releases.models import Commit, Stage
 from kinoite_portal.rollouts.models import Ring, Rollout
-from kinoite_portal.rollouts.selectors import Gate, RingProgress, ring_for_host, ring_progress
+from kinoite_portal.rollouts.selectors import (
+    Gate,
+    RingProgress,
+    department_rings,
+    ring_arrivals,
+    ring_etas,
+    ring_for_host,
+    ring_progress,
+)
 from tests.fleet.helpers import booted_on, deployment, status_doc
 from tests.rollouts.conftest import check_in
 
@@ -169,4 +177,56 @@ def test_it_reads_the_progress_in_a_number_of_queries_that_does_not_grow_with_th
     for index in range(30):
         department: Any = list(departments.values())[index % 4]
         check_in(make_host(f"host-{index}", department), booted_on(commits["new"].checksum), greenboot="green")
-    assert queries() == few == 2
+    assert queries() == few == 5
+
+
+def test_it_expects_each_waiting_ring_when_the_ring_before_ends_its_soak(
+    make_rollout: Callable[..., Rollout],
+) -> None:
+    rollout = make_rollout({"pilot": 2 * HOUR}, soak_time=24 * HOUR)
+    now = timezone.now()
+
+    pilot, early, broad = ring_etas(ring_progress(rollout, now=now), rollout=rollout, now=now)
+
+    assert pilot == rollout.rings.get(name="pilot").moved_at
+    assert early is not None
+    assert broad is not None
+    assert abs((early - now) - 22 * HOUR) < timedelta(seconds=30)
+    assert broad - early == 24 * HOUR
+    rollout.state = Rollout.State.HALTED
+    assert ring_etas(ring_progress(rollout, now=now), rollout=rollout, now=now)[1:] == [None, None]
+
+
+def test_each_listed_department_is_in_its_first_ring(prod: Stage, rings: dict[str, Ring], departments: Any) -> None:
+    rings["broad"].departments.add(departments["it"])  # also in pilot, which comes first
+
+    assert department_rings(prod) == {
+        departments["it"].pk: rings["pilot"],
+        departments["finance"].pk: rings["early"],
+        departments["design"].pk: rings["broad"],
+    }
+
+
+def test_failures_on_a_ring_after_the_next_ring_moved_still_fail_its_gate_unless_accepted(
+    make_rollout: Callable[..., Rollout],
+    commits: dict[str, Commit],
+    departments: dict[str, Department],
+    make_host: Callable[..., Host],
+) -> None:
+    rollout = make_rollout({"pilot": 30 * HOUR, "early": HOUR})
+    check_in(make_host("it-001", departments["it"]), booted_on(commits["new"].checksum), greenboot="red")
+
+    assert by_name(ring_progress(rollout))["pilot"].gate == Gate.FAILING
+    rollout.rings.filter(name="pilot").update(accepted_failures=1)
+    assert by_name(ring_progress(rollout))["pilot"].gate == Gate.PASSED
+
+
+def test_it_lists_per_commit_the_rings_it_reached_and_when(
+    make_rollout: Callable[..., Rollout], commits: dict[str, Commit]
+) -> None:
+    rollout = make_rollout({"pilot": 30 * HOUR, "early": HOUR})
+    moved = {ring.name: ring.moved_at for ring in rollout.rings.all()}
+
+    assert ring_arrivals([commits["new"].pk, commits["old"].pk]) == {
+        commits["new"].pk: [("pilot", moved["pilot"]), ("early", moved["early"])]
+    }

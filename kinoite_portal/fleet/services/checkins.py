@@ -11,6 +11,7 @@ from django.db.models import Count, Q, Subquery
 from django.utils import timezone
 
 from kinoite_portal.fleet.models import CheckIn, Host
+from kinoite_portal.fleet.signals import host_checked_in
 from kinoite_portal.fleet.status_parser import Deployment, HostStatus
 
 GREENBOOT_STATES = {"green": Host.Health.GREEN, "red": Host.Health.RED, "fallback": Host.Health.FALLBACK}
@@ -79,8 +80,9 @@ def checkin_record(
             booted_version=booted.image_version,
             report=report,
         )
-    for name, value in fields.items():
-        setattr(host, name, value)
+        for name, value in fields.items():
+            setattr(host, name, value)
+        host_checked_in.send(sender=Host, host=host)
     return checkin
 
 

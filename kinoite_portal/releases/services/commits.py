@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage
+from kinoite_portal.releases.services.diffs import tree_diffs_after_ref_move
 
 
 def _jsonable(value: Any) -> Any:
@@ -83,4 +84,5 @@ def ref_move(
     )
     ref.head = commit
     ref.save(update_fields=["head", "updated_at"])
+    transaction.on_commit(lambda: tree_diffs_after_ref_move(update_id=update.pk), robust=True)
     return update

@@ -34,8 +34,10 @@ from kinoite_portal.ostree.validate import is_checksum
 from kinoite_portal.releases import notifications, rules, selectors
 from kinoite_portal.releases.errors import PromotionConflict, PromotionError, PublishIncomplete
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, Treefile
+from kinoite_portal.releases.publishing import promotion_published, publish_plan
 from kinoite_portal.releases.services.approvals import policy_refresh
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.diffs import tree_diffs_for_request
 from kinoite_portal.releases.services.joblog import JobLog
 from kinoite_portal.releases.services.stages import (
     stage_repo,
@@ -105,15 +107,22 @@ def promotion_request(
     if not source_repo.has_commit(checksum):
         raise PromotionError(f"Commit {checksum} is not in the {source_stage.name} repo; nothing was requested.")
     commit = commit_import(repo=source_repo, checksum=checksum)
-    treefile = treefile or selectors.treefile_owning(selectors.commit_ref_names(commit, stage=source_stage))
+    if treefile is None:
+        owners = selectors.treefiles_owning(selectors.commit_ref_names(commit, stage=source_stage))
+        if len(owners) > 1:
+            names = ", ".join(t.name for t in owners)
+            raise PromotionError(f"This commit is on the refs of several treefiles ({names}); say which one it is.")
+        treefile = owners[0] if owners else None
     if treefile is None:
         raise PromotionError("No treefile composes to a ref holding this commit; say which treefile it belongs to.")
     target_ref = treefile.published_ref
-    head = target_repo.resolve(target_ref)
+    # On a stage with rings the run moves the first ring's ref; what that ref holds is what is newest there.
+    move_ref = publish_plan(stage=target_stage, ref=target_ref, kind=Promotion.Kind.PROMOTE).move_ref
+    head = target_repo.resolve(move_ref) or target_repo.resolve(target_ref)
     if head is not None:
         head_info = target_repo.read_commit(head)
         if head == checksum or head_info.content_checksum == commit.content_checksum:
-            raise PromotionConflict(f"{target_stage.name} already publishes this tree as {target_ref} ({head[:10]}).")
+            raise PromotionConflict(f"{target_stage.name} already publishes this tree as {move_ref} ({head[:10]}).")
         if commit.timestamp < head_info.timestamp:
             raise PromotionError(
                 f"Commit {checksum[:10]} ({commit.version}, {commit.timestamp:%Y-%m-%d %H:%M}) is older than "
@@ -141,6 +150,7 @@ def promotion_request(
             expedite_reason=expedite_reason.strip() if expedited else "",
         )
         policy_refresh(promotion)
+        tree_diffs_for_request(promotion)
         audit_record(
             action="promotion.request",
             actor=user,
@@ -200,10 +210,10 @@ def _already_published(promotion: Promotion, target: Repo, current: str | None, 
         return None
     info = target.read_commit(current)
     if current == promotion.commit.checksum or info.content_checksum == promotion.commit.content_checksum:
-        log.write(f"# {promotion.target_ref} already points at {current}: an earlier attempt published it")
+        log.write(f"# {promotion.publish_ref} already points at {current}: an earlier attempt published it")
         return current
     raise _Refused(
-        f"{promotion.target_ref} moved to {current[:10]} while this promotion ran (expected {str(previous)[:10]}); "
+        f"{promotion.publish_ref} moved to {current[:10]} while this promotion ran (expected {str(previous)[:10]}); "
         "something else writes this repo. Nothing more was changed."
     )
 
@@ -222,7 +232,8 @@ def _rollback_version(old: Commit) -> str:
 
 def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: JobLog) -> tuple[str, bool]:
     checksum = promotion.commit.checksum
-    ref = promotion.target_ref
+    ref = promotion.publish_ref
+    bound = [*promotion.bound_refs]
     current = target.resolve(ref)
     done = _already_published(promotion, target, current, log)
     if done is not None:
@@ -240,11 +251,12 @@ def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: JobL
                 f"{current[:10]} ({head.timestamp:%Y-%m-%d %H:%M:%S}); pull-local would move the ref backwards "
                 "and clients would refuse it. Nothing was moved."
             )
-    if info.ref_binding is None or ref in info.ref_binding:
+    if info.ref_binding is None or all(name in info.ref_binding for name in (ref, *bound)):
         # Holds libostree's shared lock from the pull to the ref, so a prune cannot delete the commit in between.
         target.pull_and_set_ref(source, checksum, ref, lock_timeout=LOCK_TIMEOUT)
         return checksum, False
-    log.write(f"# {checksum[:10]} is bound to {list(info.ref_binding)}, not {ref}: re-committing its tree")
+    wanted = ", ".join([ref, *bound])
+    log.write(f"# {checksum[:10]} is bound to {list(info.ref_binding)}, not {wanted}: re-committing its tree")
     with repo_lock(target.path, timeout=LOCK_TIMEOUT):
         # The same shared lock, from the pull to the re-commit that names the tree under the ref.
         target.pull_local(source, checksum)
@@ -254,6 +266,8 @@ def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: JobL
             subject=info.subject or f"Kinoite {info.version}",
             body=info.body,
             metadata=target.metadata_keys(checksum),
+            # Bound once to every ref that will ever point at it, so each later gets this very checksum.
+            bind_refs=bound,
         )
     new_info = target.read_commit(published)
     if new_info.content_checksum != info.content_checksum:
@@ -264,7 +278,7 @@ def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: JobL
 
 def _publish_rollback(promotion: Promotion, target: Repo, log: JobLog) -> tuple[str, bool]:
     old = promotion.commit
-    ref = promotion.target_ref
+    ref = promotion.publish_ref
     if not target.has_commit(old.checksum):
         raise _Refused(f"Commit {old.checksum} is no longer in the {promotion.target_stage.name} repo (pruned?).")
     current = target.resolve(ref)
@@ -289,6 +303,7 @@ def _publish_rollback(promotion: Promotion, target: Repo, log: JobLog) -> tuple[
             subject=f"Rollback to {old_info.version or old.checksum[:10]}",
             body=f"Re-publishes the tree of {old.checksum} as a forward update (promotion #{promotion.pk}).",
             metadata=metadata,
+            bind_refs=promotion.bound_refs,
         )
     return published, False
 
@@ -325,7 +340,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
         else:
             log.write(
                 f"# {timezone.now():%Y-%m-%d %H:%M:%S} {promotion.kind} #{promotion.pk} of "
-                f"{promotion.commit.checksum} to {target_stage.name}:{promotion.target_ref}"
+                f"{promotion.commit.checksum} to {target_stage.name}:{promotion.publish_ref}"
             )
         try:
             published_checksum, recommit = _run_steps(promotion, log)
@@ -355,7 +370,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
             return promotion
         with transaction.atomic():
             published = _record_published(promotion, published_checksum, recommit=recommit)
-            log.write(f"# done: {target_stage.name}:{promotion.target_ref} -> {published.checksum}")
+            log.write(f"# done: {target_stage.name}:{promotion.publish_ref} -> {published.checksum}")
             won = _finish(promotion, Promotion.State.SUCCEEDED, published_commit=published)
             promotion.refresh_from_db()
             if won:
@@ -363,7 +378,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
                     action="promotion.run",
                     actor_label="worker",
                     obj=promotion,
-                    message=f"{target_stage.name}:{promotion.target_ref} "
+                    message=f"{target_stage.name}:{promotion.publish_ref} "
                     f"{promotion.previous_head.checksum[:10] if promotion.previous_head else '(new)'} -> "
                     f"{published.checksum[:10]}"
                     + (f" (re-commit of {promotion.commit.checksum[:10]})" if recommit else ""),
@@ -373,8 +388,10 @@ def promotion_run(*, promotion_id: int) -> Promotion:
                         "commit": promotion.commit.checksum,
                         "previous": promotion.previous_head.checksum if promotion.previous_head else None,
                         "recommit": recommit,
+                        "bound_refs": promotion.bound_refs,
                     },
                 )
+                promotion_published.send(sender=Promotion, promotion=promotion)
                 transaction.on_commit(lambda: notifications.notify_requester(promotion, "done"))
     return promotion
 
@@ -390,7 +407,7 @@ def _record_published(promotion: Promotion, checksum: str, *, recommit: bool) ->
     published = commit_import(repo=stage_repo(promotion.target_stage), checksum=checksum, **extra)
     ref_move(
         stage=promotion.target_stage,
-        ref_name=promotion.target_ref,
+        ref_name=promotion.publish_ref,
         commit=published,
         source=RefUpdate.Source.ROLLBACK if rollback else RefUpdate.Source.PROMOTION,
         promotion=promotion,
@@ -407,12 +424,18 @@ def _run_steps(promotion: Promotion, log: JobLog) -> tuple[str, bool]:
             raise _Refused(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was moved.")
     key = _signing(target_stage, log)
     if not promotion.previous_head_recorded:
-        # Read once, before anything moves: a re-run must compare with the head the first attempt saw.
-        head = target.resolve(promotion.target_ref)
+        # Read once, before anything moves: a re-run must compare with the head the first attempt saw, and move
+        # and bind the same refs even if the stage's rings changed meanwhile.
+        plan = publish_plan(stage=target_stage, ref=promotion.target_ref, kind=promotion.kind)
+        promotion.moved_ref = plan.move_ref
+        promotion.bound_refs = list(plan.bind_refs)
+        head = target.resolve(promotion.publish_ref)
         promotion.previous_head = commit_import(repo=target, checksum=head) if head is not None else None
         promotion.previous_head_recorded = True
-        promotion.save(update_fields=["previous_head", "previous_head_recorded"])
-        log.write(f"# previous head of {promotion.target_ref}: {head or '(none)'}")
+        promotion.save(update_fields=["moved_ref", "bound_refs", "previous_head", "previous_head_recorded"])
+        if plan.bind_refs:
+            log.write(f"# moves {plan.move_ref}; the commit is bound to {', '.join(plan.bind_refs)} too")
+        log.write(f"# previous head of {promotion.publish_ref}: {head or '(none)'}")
     if promotion.kind == Promotion.Kind.ROLLBACK:
         published, recommit = _publish_rollback(promotion, target, log)
     else:

@@ -50,3 +50,15 @@ def task_not_sent(job: models.Model) -> bool:
     events = AuditEvent.objects.filter(object_type=job._meta.label_lower, object_id=str(job.pk))
     last = events.filter(action__in=[_not_sent_action(job), f"{job._meta.model_name}.requeue"]).order_by("-pk").first()
     return last is not None and last.action == _not_sent_action(job)
+
+
+def task_send_args_on_commit(name: str, args: list[object]) -> None:
+    """Send ``name`` with ``args`` once the transaction commits, for work no row waits on: a failed send is logged."""
+
+    def send() -> None:
+        try:
+            celery_app.send_task(name, args=args)
+        except Exception:
+            logger.exception("could not send %s %r", name, args)
+
+    transaction.on_commit(send, robust=True)

@@ -13,6 +13,7 @@ from kinoite_portal.releases import notifications, selectors
 from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import policy_refresh
+from kinoite_portal.releases.services.diffs import tree_diffs_for_request
 from kinoite_portal.releases.services.stages import stage_repo_required
 
 
@@ -35,10 +36,15 @@ def rollback_request(
     checksum: str,
     stage: Stage | None = None,
     ref_name: str | None = None,
+    history_ref: str | None = None,
     comment: str = "",
     via: str = "web",
 ) -> Promotion:
-    """Ask to restore an earlier commit of ``stage`` (default: the last stage, prod) as a new forward commit."""
+    """Ask to restore an earlier commit of ``stage`` (default: the last stage, prod) as a new forward commit.
+
+    The commit must once have been the head of ``history_ref`` (default ``ref_name``; any ref when neither is
+    given), and is restored under ``ref_name``: a ring's ref is restored to what the stage ref published.
+    """
     if not user.has_perm("releases.request_promotion"):
         raise PromotionError("You may not request rollbacks (release engineers only).")
     try:
@@ -51,8 +57,8 @@ def rollback_request(
     repo = stage_repo_required(stage)
     old = Commit.objects.filter(checksum=checksum).first()
     updates = RefUpdate.objects.filter(ref__stage=stage, commit__checksum=checksum).select_related("ref")
-    if ref_name:
-        updates = updates.filter(ref__name=ref_name)
+    if history_ref or ref_name:
+        updates = updates.filter(ref__name=history_ref or ref_name)
     update = updates.first()
     if old is None or update is None:
         raise PromotionError(
@@ -63,7 +69,13 @@ def rollback_request(
         raise PromotionError(
             f"Commit {checksum[:10]} is no longer in the {stage.name} repo (pruned); it cannot be restored."
         )
-    ref = update.ref
+    ref = (
+        update.ref
+        if not ref_name or update.ref.name == ref_name
+        else Ref.objects.filter(stage=stage, name=ref_name).first()
+    )
+    if ref is None:
+        raise PromotionError(f"{stage.name} has no ref {ref_name}; nothing to roll back.")
     head = ref.head
     if head is None or head.content_checksum == old.content_checksum:
         raise PromotionConflict(f"{stage.name}:{ref.name} already publishes the tree of {checksum[:10]}.")
@@ -89,6 +101,7 @@ def rollback_request(
             comment=comment.strip(),
         )
         policy_refresh(promotion)
+        tree_diffs_for_request(promotion)
         audit_record(
             action="rollback.request",
             actor=user,

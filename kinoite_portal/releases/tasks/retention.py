@@ -1,4 +1,4 @@
-"""Retention tasks on the ``repo`` queue: thin wrappers over services.retention."""
+"""Repo housekeeping tasks on the ``repo`` queue (retention, reconciliation): thin wrappers over services."""
 
 from __future__ import annotations
 
@@ -38,3 +38,11 @@ def repo_prune_all_task() -> list[int]:
     for stage_id in ids:
         repo_prune_task.delay(stage_id)
     return ids
+
+
+@shared_task(name="releases.repo_reconcile_all", acks_late=True)
+def repo_reconcile_all_task() -> dict[str, int]:
+    """Import what was committed by hand into any stage's repo (hourly, by beat); {stage: commits recorded}."""
+    from kinoite_portal.releases.services.repo_import import repo_reconcile_all
+
+    return {report.stage: report.commits_imported + report.history_recorded for report in repo_reconcile_all()}

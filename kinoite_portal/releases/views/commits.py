@@ -24,6 +24,7 @@ def commit_detail(request: HttpRequest, checksum: str) -> HttpResponse:
         "open_promotion": page.open_promotion,
         "can_request": may_request and page.promotable,
         "can_roll_back": may_request and page.restorable,
+        "treefile_choices": selectors.treefile_choices(commit, page.ref_updates) if page.promotable else [],
         "metadata_items": sorted((k, v) for k, v in (commit.metadata or {}).items() if k != "rpmostree.rpmdb.pkglist"),
     }
     return render(request, "releases/commit_detail.html", context)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from kinoite_portal.core.htmx import HtmxHttpRequest, render_poll
+from kinoite_portal.core.queues import queue_warning
 from kinoite_portal.releases import selectors
 from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Compose, Treefile
@@ -36,7 +37,9 @@ def _compose(pk: int) -> Compose:
 @require_GET
 @permission_required("releases.view_compose", raise_exception=True)
 def compose_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return render(request, "releases/compose_detail.html", {"section": "composes", "compose": _compose(pk)})
+    compose = _compose(pk)
+    context = {"section": "composes", "compose": compose, "queue_warning": _queue_warning(compose)}
+    return render(request, "releases/compose_detail.html", context)
 
 
 @require_GET
@@ -47,7 +50,13 @@ def compose_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _status_response(request: HtmxHttpRequest, compose: Compose) -> HttpResponse:
-    return render_poll(request, "releases/compose_status.html", {"compose": compose}, finished=compose.is_finished)
+    context = {"compose": compose, "queue_warning": _queue_warning(compose)}
+    return render_poll(request, "releases/compose_status.html", context, finished=compose.is_finished)
+
+
+def _queue_warning(compose: Compose) -> str | None:
+    waiting = compose.state == Compose.State.QUEUED
+    return queue_warning("compose", waiting_since=compose.created_at if waiting else None)
 
 
 @require_POST

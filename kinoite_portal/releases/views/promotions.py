@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from kinoite_portal.core.htmx import HtmxHttpRequest, render_poll
+from kinoite_portal.core.queues import queue_warning
 from kinoite_portal.releases import selectors
 from kinoite_portal.releases.errors import PromotionError
-from kinoite_portal.releases.models import Commit, Promotion
+from kinoite_portal.releases.models import Commit, Promotion, Treefile
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
 from kinoite_portal.releases.services.queueing import task_not_sent
 
@@ -63,6 +64,7 @@ def promotion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         **_panel_context(request, promotion),
         "evidence": selectors.commit_evidence(promotion.commit, against=compared_to),
         "pilot": pilot_evidence(checksum=promotion.commit.checksum),
+        "queue_warning": _queue_warning(promotion),
     }
     return render(request, "releases/promotion_detail.html", context)
 
@@ -72,9 +74,14 @@ def promotion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def promotion_log(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     promotion = get_object_or_404(Promotion, pk=pk)
     finished = promotion.state in Promotion.FINISHED_STATES
-    return render_poll(
-        request, "releases/_promotion_log.html", {"promotion": promotion}, finished=finished, event=CHANGED
-    )
+    context = {"promotion": promotion, "queue_warning": _queue_warning(promotion)}
+    return render_poll(request, "releases/_promotion_log.html", context, finished=finished, event=CHANGED)
+
+
+def _queue_warning(promotion: Promotion) -> str | None:
+    """Say so when an approved promotion waits for a worker on the repo queue that nobody consumes."""
+    waiting = promotion.state in (Promotion.State.APPROVED, Promotion.State.QUEUED)
+    return queue_warning("repo", waiting_since=(promotion.queued_at or promotion.approved_at) if waiting else None)
 
 
 def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion]) -> HttpResponse:
@@ -128,6 +135,7 @@ def promotion_create(request: HtmxHttpRequest, checksum: str) -> HttpResponse:
         promotion = promotions.promotion_request(
             user=request.user,
             checksum=commit.checksum,
+            treefile=_picked_treefile(request.POST.get("treefile", "")),
             comment=request.POST.get("comment", ""),
             expedited=request.POST.get("expedited") in {"on", "1", "true"},
             expedite_reason=request.POST.get("expedite_reason", ""),
@@ -137,6 +145,16 @@ def promotion_create(request: HtmxHttpRequest, checksum: str) -> HttpResponse:
         return redirect("releases:commit_detail", checksum=commit.checksum)
     messages.success(request, f"Promotion #{promotion.pk} requested; approvers were notified.")
     return redirect("releases:promotion_detail", pk=promotion.pk)
+
+
+def _picked_treefile(name: str) -> Treefile | None:
+    """Return the treefile the requester picked where the commit's refs do not say (none picked: None)."""
+    if not name:
+        return None
+    treefile = Treefile.objects.filter(name=name).first()
+    if treefile is None:
+        raise PromotionError(f"There is no treefile {name!r}; nothing was requested.")
+    return treefile
 
 
 @require_POST

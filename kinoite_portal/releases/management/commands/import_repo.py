@@ -24,6 +24,8 @@ class Command(BaseCommand):
         except OstreeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{stage.name}: imported {report.commits_imported} commits")
+        if report.history_recorded:
+            self.stdout.write(f"  recorded {report.history_recorded} earlier commits along the refs (now promotable)")
         for ref in report.refs:
             if ref.action == "new":
                 self.stdout.write(f"  new ref       {ref.name} -> {ref.new}")

@@ -1,0 +1,167 @@
+"""Desktops follow their ring: the check-in answer names the ref, the agent reports health and rebases."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from kinoite_portal.fleet.models import CheckIn, Department, Host
+from kinoite_portal.fleet.services.enrollment import enrollment_token_create, host_enroll
+from kinoite_portal.releases.models import Commit, Stage, Treefile
+from kinoite_portal.releases.services.commits import ref_move
+from kinoite_portal.rollouts.models import Ring
+from tests.fleet.helpers import PROD_REF, booted_on, deployment, fake_checksum, machine_id, status_doc
+
+AGENT = Path(settings.BASE_DIR) / "deploy" / "client" / "kinoite-portal-agent"
+PILOT = f"{PROD_REF}-pilot"
+
+
+def load_agent() -> types.ModuleType:
+    loader = importlib.machinery.SourceFileLoader("kinoite_portal_agent", str(AGENT))
+    agent = types.ModuleType(loader.name)
+    loader.exec_module(agent)
+    return agent
+
+
+def enroll(department: Department, name: str) -> str:
+    token = enrollment_token_create(department=department, name=name)
+    return host_enroll(raw_token=token.raw, hostname=name, machine_id=machine_id(name)).raw
+
+
+def checkin(token: str, name: str, status: Any = None, **extra: Any) -> Any:
+    body = {
+        "hostname": name,
+        "machine_id": machine_id(name),
+        "status": status or booted_on(fake_checksum("old")),
+        **extra,
+    }
+    return Client().post(
+        "/api/v1/checkin", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+
+@pytest.fixture
+def prod_with_rings(db: None) -> dict[str, Any]:
+    Stage.objects.create(name="dev", order=0, repo_path="dev")
+    prod = Stage.objects.create(name="prod", order=1, repo_path="prod")
+    Treefile.objects.create(name="kinoite", content={"ref": "fedora/x86_64/kinoite/dev"}, published_ref=PROD_REF)
+    it = Department.objects.create(name="IT", slug="it")
+    sales = Department.objects.create(name="Sales", slug="sales")
+    pilot = Ring.objects.create(stage=prod, name="pilot", order=1)
+    pilot.departments.add(it)
+    Ring.objects.create(stage=prod, name="broad", order=2)
+    return {"prod": prod, "it": it, "sales": sales}
+
+
+def test_the_answer_names_the_rings_ref_once_it_exists_and_the_stage_ref_before(
+    prod_with_rings: dict[str, Any],
+) -> None:
+    token = enroll(prod_with_rings["it"], "it-001")
+
+    assert checkin(token, "it-001").json()["follow_ref"] == PROD_REF
+    commit = Commit.objects.create(checksum=fake_checksum("new"), timestamp="2026-11-25T00:00:00Z")
+    ref_move(stage=prod_with_rings["prod"], ref_name=PILOT, commit=commit, source="rollout")
+
+    assert checkin(token, "it-001").json()["follow_ref"] == PILOT
+    # A host of a department in no ring is in the last ring, whose ref does not exist yet.
+    assert checkin(enroll(prod_with_rings["sales"], "sales-001"), "sales-001").json()["follow_ref"] == PROD_REF
+
+
+def test_hosts_following_another_source_or_a_stage_without_rings_get_no_ref_to_follow(
+    prod_with_rings: dict[str, Any],
+) -> None:
+    token = enroll(prod_with_rings["it"], "it-001")
+    dev = booted_on(fake_checksum("old"), origin="dev:fedora/x86_64/kinoite/dev")
+    container = booted_on(fake_checksum("old"), origin=None, container="ostree-image-signed:docker://quay.io/x")
+
+    assert "follow_ref" not in checkin(token, "it-001", dev).json()
+    assert "follow_ref" not in checkin(token, "it-001", container).json()
+    Ring.objects.all().delete()
+    assert "follow_ref" not in checkin(token, "it-001").json()
+
+
+def test_the_check_in_stores_greenboots_verdict_and_whether_the_booted_deployment_is_the_default(
+    prod_with_rings: dict[str, Any],
+) -> None:
+    token = enroll(prod_with_rings["it"], "it-001")
+    fell_back = status_doc(deployment(fake_checksum("new")), deployment(fake_checksum("old"), booted=True))
+
+    assert checkin(token, "it-001", fell_back, greenboot="fallback").status_code == 200
+    host = Host.objects.get()
+    assert (host.health, host.booted_default, host.staged_checksum) == ("fallback", False, fake_checksum("new"))
+    staged = status_doc(deployment(fake_checksum("new"), staged=True), deployment(fake_checksum("old"), booted=True))
+    checkin(token, "it-001", staged, greenboot="green")
+    host.refresh_from_db()
+    assert (host.health, host.booted_default) == ("green", True)
+
+
+@pytest.mark.parametrize(("field", "value"), [("greenboot", "yellow"), ("booted_default", "yes")])
+def test_a_bad_health_field_gets_400_and_stores_nothing(
+    prod_with_rings: dict[str, Any], field: str, value: str
+) -> None:
+    token = enroll(prod_with_rings["it"], "it-001")
+    before = list(Host.objects.values()), CheckIn.objects.count()
+
+    answer = checkin(token, "it-001", **{field: value})
+
+    assert answer.status_code == 400
+    assert field in answer.json()["detail"]
+    assert (list(Host.objects.values()), CheckIn.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("Boot Status is GREEN - Health Check SUCCESS\n", "green"),
+        ("Boot Status is RED - Health Check FAILURE!\n", "red"),
+        ("FALLBACK BOOT DETECTED! Default rpm-ostree deployment has been rolled back.\n", "fallback"),
+        ("Welcome to Kinoite\n", None),
+    ],
+)
+def test_the_agent_reads_greenboots_verdict_from_its_motd_file(tmp_path: Path, text: str, verdict: str | None) -> None:
+    agent = load_agent()
+    missing, written = tmp_path / "run-boot-status", tmp_path / "etc-boot-status"
+    written.write_text(text)
+    config = {"BOOT_STATUS_FILES": f"{missing} {written}", "GREENBOOT": "auto"}
+
+    assert agent.boot_status_verdict(text) == verdict
+    if verdict is not None:
+        assert agent.greenboot_state(config) == verdict
+
+
+def test_the_agent_tells_a_fallback_boot_from_a_staged_update() -> None:
+    agent = load_agent()
+    new, old = fake_checksum("new"), fake_checksum("old")
+
+    assert agent.booted_is_default(booted_on(old)) is True
+    assert agent.booted_is_default(status_doc(deployment(new, staged=True), deployment(old, booted=True))) is True
+    assert agent.booted_is_default(status_doc(deployment(new), deployment(old, booted=True))) is False
+
+
+def test_the_agent_rebases_to_the_named_ref_with_its_remote_once(tmp_path: Path) -> None:
+    agent = load_agent()
+    calls = tmp_path / "calls.jsonl"
+    # A stand-in for `rpm-ostree rebase` (rpm-ostree cannot run here): it records the arguments it gets.
+    recorder = tmp_path / "rebase.py"
+    recorder.write_text(f"import json, sys\nopen({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    config = {"REBASE_COMMAND": f"{sys.executable} {recorder}"}
+    on_stable = booted_on(fake_checksum("old"), origin=f"corp:{PROD_REF}")
+    rebased = status_doc(
+        deployment(fake_checksum("old"), staged=True, origin=f"corp:{PILOT}"),
+        deployment(fake_checksum("old"), booted=True, origin=f"corp:{PROD_REF}"),
+    )
+
+    assert agent.follow(config, on_stable, PILOT) == f"rebased to corp:{PILOT} (applies at the next boot)"
+    assert agent.follow(config, rebased, PILOT) is None  # already staged on the new origin
+    assert agent.follow(config, on_stable, PROD_REF) is None
+    assert agent.follow(config, on_stable, "../etc; rm -rf /") is None
+    assert agent.follow({**config, "REBASE": "off"}, on_stable, PILOT) is None
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [[f"corp:{PILOT}"]]
