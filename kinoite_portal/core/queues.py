@@ -49,9 +49,11 @@ def _ask(timeout: float) -> dict[str, set[str]] | None:
 def _refresh_in_background(timeout: float) -> None:
     global _cached, _refreshing
     try:
+        asked_at = time.monotonic()
         answer = _ask(timeout)
         with _lock:
-            _cached = (time.monotonic(), answer)
+            if _cached is None or _cached[0] < asked_at:  # a caller may have asked (refresh=True) meanwhile
+                _cached = (asked_at, answer)
     finally:
         _refreshing = False
 
@@ -66,7 +68,8 @@ def queue_consumers(*, timeout: float = 1.0, refresh: bool = False) -> dict[str,
                 _refreshing = True
                 threading.Thread(target=_refresh_in_background, args=(timeout,), daemon=True).start()
             return _cached[1]
-        _cached = (time.monotonic(), _ask(timeout))
+        asked_at = time.monotonic()
+        _cached = (asked_at, _ask(timeout))
         return _cached[1]
 
 
