@@ -122,11 +122,11 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
         INSERT INTO releases_promotion (id, kind, state, treefile_id, commit_id, source_stage_id, target_stage_id,
             target_ref, requested_by_id, requested_at, comment, expedited, expedite_reason, approved_at, queued_at,
             started_at, finished_at, previous_head_id, previous_head_recorded, published_commit_id, failure_reason, log,
-            policy)
+            policy, moved_ref, bound_refs)
         SELECT j, 'promote', 'succeeded', 1, 5 * j - 2, 1, 2, %(ref)s, %(user)s, t, 'weekly update', false, '',
             t + interval '1 hour', t + interval '1 hour', t + interval '61 minutes', t + interval '62 minutes',
             CASE WHEN j > 1 THEN 5 * j - 7 END, true, 5 * j - 2, '', %(log)s,
-            '{"satisfied": true, "reasons": []}'::jsonb
+            '{"satisfied": true, "reasons": []}'::jsonb, %(ref)s, '[]'::jsonb
         FROM (SELECT j, now() - (%(full)s - (5 * j - 2)) * interval '3 hours' + interval '1 hour' AS t
               FROM generate_series(%(lo)s + 1, %(hi)s) AS j) AS p
     """,
@@ -163,10 +163,10 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
         INSERT INTO fleet_host (id, hostname, machine_id, department_id, token_hash, token_prefix, enrolled_at,
             last_checkin_at, booted_checksum, booted_version, booted_origin, booted_remote, booted_ref, booted_layered,
             booted_is_container, staged_checksum, staged_version, rollback_checksum, rollback_version, health,
-            is_silent, deployments)
+            is_silent, deployments, booted_default)
         SELECT h, 'desk-' || lpad(h::text, 5, '0') || '.corp.example.com', md5('machine-' || h), 1 + h %% %(depts)s,
             encode(sha256(('token-' || h)::bytea), 'hex'), 'kph_' || substr(md5('t' || h), 1, 7), now(), now(), '', '',
-            '', 'prod', %(ref)s, true, false, '', '', '', '', 'green', false, '[]'::jsonb
+            '', 'prod', %(ref)s, true, false, '', '', '', '', 'green', false, '[]'::jsonb, true
         FROM generate_series(%(lo)s + 1, %(hi)s) AS h
     """,
         {"lo": lo["hosts"], "hi": hi["hosts"], "depts": DEPARTMENTS, "ref": PROD_REF},
@@ -251,6 +251,83 @@ def _finish_seed(cursor: Any, hi: dict[str, int]) -> dict[str, str]:
     return {"commit": cursor.fetchone()[0]}
 
 
+RING_DEPARTMENTS = {"pilot": range(1, 3), "early": range(3, 11)}  # the rest of the 50 are in broad, the last ring
+ADOPTION_DAYS = 90  # PORTAL_ADOPTION_DAYS: the table as big as its retention lets it grow; pages read one week
+
+
+def _seed_rings(cursor: Any, hi: dict[str, int]) -> None:
+    """Rings on prod, a rollout of the prod head that reached pilot 30 h and early 3 h ago, and 90 days of hourly
+    adoption samples per department (they grow with departments and hours, not with hosts)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kinoite_portal.releases.models import Commit, Promotion, Ref, Stage
+    from kinoite_portal.rollouts.models import Ring, Rollout, RolloutEvent, RolloutRing, ring_ref
+
+    prod = Stage.objects.get(name="prod")
+    head = Commit.objects.get(pk=5 * hi["promotions"] - 2)
+    previous = Commit.objects.get(pk=max(1, 5 * (hi["promotions"] - 1) - 2))
+    now = timezone.now()
+    moved = {"pilot": now - timedelta(hours=30), "early": now - timedelta(hours=3)}
+    rollout = Rollout.objects.create(
+        promotion=Promotion.objects.get(pk=hi["promotions"]),
+        stage=prod,
+        stage_ref=PROD_REF,
+        commit=head,
+        previous_commit=previous,
+    )
+    for order, name in enumerate(("pilot", "early", "broad"), start=1):
+        ring = Ring.objects.create(stage=prod, name=name, order=order)
+        ring.departments.set(RING_DEPARTMENTS.get(name, []))
+        Ref.objects.create(stage=prod, name=ring_ref(PROD_REF, name), head=head if name in moved else previous)
+        rollout_ring = RolloutRing.objects.create(
+            rollout=rollout,
+            ring=ring,
+            name=name,
+            order=order,
+            ref=ring_ref(PROD_REF, name),
+            is_last=name == "broad",
+            soak_time=ring.soak_time,
+            success_threshold=ring.success_threshold,
+            failure_threshold=ring.failure_threshold,
+            update_timeout=ring.update_timeout,
+            auto_advance=ring.auto_advance,
+            state=RolloutRing.State.MOVED if name in moved else RolloutRing.State.WAITING,
+            move_requested_at=moved.get(name),
+            moved_at=moved.get(name),
+        )
+        if name in moved:
+            RolloutEvent.objects.create(rollout=rollout, ring=rollout_ring, kind="moved", message=f"{name} moved")
+    n = _sql(
+        cursor,
+        """
+        INSERT INTO fleet_adoptionsample (taken_at, department_id, ref, checksum, hosts)
+        SELECT date_trunc('hour', now()) - h * interval '1 hour', d, %(ref)s, c.checksum, 200 / (1 + (c.id %% 2))
+        FROM generate_series(0, %(hours)s) AS h, generate_series(1, %(depts)s) AS d,
+            releases_commit AS c WHERE c.id IN (%(head)s, %(previous)s)
+    """,
+        {"ref": PROD_REF, "hours": ADOPTION_DAYS * 24, "depts": DEPARTMENTS, "head": head.pk, "previous": previous.pk},
+    )
+    say(f"item 2: rings, a rollout and {n:,} adoption samples")
+    cursor.execute("ANALYZE")
+
+
+def _drop_rings(cursor: Any) -> None:
+    """Remove the rings again, so the next size measures the pages without rings first."""
+    for statement in (
+        "DELETE FROM rollouts_rolloutevent",
+        "DELETE FROM rollouts_rolloutring",
+        "DELETE FROM rollouts_rollout",
+        "DELETE FROM rollouts_ring_departments",
+        "DELETE FROM rollouts_ring_hosts",
+        "DELETE FROM rollouts_ring",
+        "DELETE FROM fleet_adoptionsample",
+        f"DELETE FROM releases_ref WHERE name LIKE '{PROD_REF}-%%'",  # noqa: S608 (a constant)
+    ):
+        _sql(cursor, statement)
+
+
 def _measure(client: Any, url: str, *, requests: int, cap: float) -> tuple[list[float], int]:
     from django.db import connection
 
@@ -291,13 +368,32 @@ def run(*, quick: bool) -> ItemResult:
         from django.urls import reverse
 
         from kinoite_portal.core import roles
+        from kinoite_portal.fleet.models import Department
 
         user = User.objects.create_user("bench-rita", password="x")
         user.groups.add(Group.objects.get(name=roles.RELEASE_ENGINEERS))
         client = Client()
         client.force_login(user)
+        approver = User.objects.create_user("bench-alice", password="x")
+        approver.groups.add(Group.objects.get(name=roles.APPROVERS))
+        approver_client = Client()
+        approver_client.force_login(approver)
+        head = User.objects.create_user("bench-dora", password="x")
+        head.groups.add(Group.objects.get(name=roles.DEPARTMENT_HEADS))
+        head_client = Client()
+        head_client.force_login(head)
         with connection.cursor() as cursor:
             _seed_fixed(cursor, user.pk)
+        Department.objects.get(slug="dept-02").heads.add(head)
+
+        def measure(name: str, label: str, who: Any, url: str) -> None:
+            times, queries = _measure(who, url, requests=full["requests"], cap=full["cap"])
+            measured.setdefault(name, {})[label] = (times, queries)
+            say(
+                f"item 2: {label} {name}: median {median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
+                f"{queries} queries ({len(times)} requests)"
+            )
+
         for label, lo, hi in (("1/10", zero, tenth), ("full", tenth, full)):
             say(
                 f"item 2: seeding to {label}: {hi['commits']:,} commits, {hi['promotions']:,} promotions, "
@@ -313,13 +409,18 @@ def run(*, quick: bool) -> ItemResult:
                 "rollout, all departments": reverse("fleet:rollout"),
                 "host list": reverse("fleet:host_list"),
             }
+            ring_pages = {
+                "rollout with rings, approver": approver_client,
+                "rollout with rings, department head": head_client,
+            }
             for name, url in pages.items():
-                times, queries = _measure(client, url, requests=full["requests"], cap=full["cap"])
-                measured.setdefault(name, {})[label] = (times, queries)
-                say(
-                    f"item 2: {label} {name}: median {median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
-                    f"{queries} queries ({len(times)} requests)"
-                )
+                measure(name, label, client, url)
+            with connection.cursor() as cursor:
+                _seed_rings(cursor, hi)
+            for name, who in ring_pages.items():
+                measure(name, label, who, reverse("fleet:rollout"))
+            with connection.cursor() as cursor:
+                _drop_rings(cursor)
     for name, by_size in measured.items():
         small_times, small_queries = by_size["1/10"]
         times, queries = by_size["full"]
@@ -354,6 +455,9 @@ def run(*, quick: bool) -> ItemResult:
         f"full size: {full['commits']:,} commits ({PACKAGES_PER_COMMIT} packages each; a real Kinoite lists ~2,000), "
         f"{full['promotions']:,} promotions, {full['hosts']:,} hosts in {DEPARTMENTS} departments, "
         f"{full['checkins']:,} check-ins (~100 per host: above PORTAL_CHECKIN_HISTORY, as if the trim had not run). "
-        "The stages' repos do not exist, so the commit page shows no ostree file diff (it would run `ostree diff`)."
+        "The stages' repos do not exist, so the commit page shows no ostree file diff (it would run `ostree diff`). "
+        "The rollout with rings: pilot (2 departments), early (8) and broad (40) on prod, a rollout of the prod head "
+        f"that reached pilot and early, {ADOPTION_DAYS} days of hourly adoption samples per department; the approver "
+        "sees every ring with its chart, the department head one department."
     )
     return result

@@ -18,6 +18,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "fleet.hosts_mark_silent": {"task": "fleet.hosts_mark_silent", "schedule": 900.0},
     # Keeps at most PORTAL_CHECKIN_HISTORY check-ins per desktop.
     "fleet.checkin_history_trim": {"task": "fleet.checkin_history_trim", "schedule": 3600.0},
+    # Counts, per department, ref and image, the desktops that run it: the rollout charts' data.
+    "fleet.adoption_sample_take": {"task": "fleet.adoption_sample_take", "schedule": crontab(minute=2)},
     # Fails composes whose worker died (running while the dev repo lock is free) and re-sends long-queued ones.
     "releases.compose_requeue_stuck": {"task": "releases.compose_requeue_stuck", "schedule": 60.0},
     # Hourly: imports commits and refs made by hand in any stage's repo, with each ref's history (import_repo).

@@ -190,6 +190,8 @@ PORTAL_SILENT_AFTER_DAYS = env_int("PORTAL_SILENT_AFTER_DAYS", 3)
 PORTAL_GATE_EVALUATE_ON_CHECKIN = env_bool("PORTAL_GATE_EVALUATE_ON_CHECKIN", True)
 PORTAL_GATE_DEBOUNCE_SECONDS = env_int("PORTAL_GATE_DEBOUNCE_SECONDS", 2)
 PORTAL_CHECKIN_HISTORY = env_int("PORTAL_CHECKIN_HISTORY", 50)
+# How long the hourly adoption samples behind the rollout charts are kept.
+PORTAL_ADOPTION_DAYS = env_int("PORTAL_ADOPTION_DAYS", 90)
 PORTAL_CHECKIN_MAX_BYTES = env_int("PORTAL_CHECKIN_MAX_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_CHECKIN_MAX_BYTES
 # The web server in front (deploy/): its TLS files and the user it reads repos as; checked at start-up
@@ -207,6 +209,8 @@ PORTAL_PROMOTION_EVIDENCE_PROVIDER = "kinoite_portal.fleet.selectors.pilot_evide
 # Sets the departments a directory user heads from the directory's groups:
 # (user=, wanted=set of slugs, managed=set of slugs) -> (added, removed, missing) lists of slugs.
 PORTAL_DEPARTMENT_HEADS_SYNC = "kinoite_portal.fleet.services.departments.department_heads_sync"
+# What the rings add to the fleet's rollout page: each (request) -> fleet.sections.RolloutSection or None.
+PORTAL_ROLLOUT_SECTIONS = ["kinoite_portal.rollouts.views.pages.rollout_section"]
 # Which ref a promotion moves and which refs it binds (the rollout rings): (stage=, ref=, kind=) -> PublishPlan.
 PORTAL_PUBLISH_PLAN_PROVIDER = "kinoite_portal.rollouts.publishing.ring_publish_plan"
 # What the check-in answer adds (the ref the desktop's ring follows): (host=) -> dict.

@@ -24,6 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("releases/", include("kinoite_portal.releases.urls")),
     path("fleet/", include("kinoite_portal.fleet.urls")),
+    path("rollouts/", include("kinoite_portal.rollouts.urls")),
     path("api/v1/", include("kinoite_portal.releases.api_urls")),
     path("api/v1/", include("kinoite_portal.fleet.api_urls")),
     path("api/v1/", include("kinoite_portal.rollouts.api_urls")),

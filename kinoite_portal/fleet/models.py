@@ -104,3 +104,28 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host} at {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class AdoptionSample(models.Model):
+    """How many active hosts of a department, following one ref, booted one image at one hour: the rollout chart.
+
+    Taken hourly from the hosts' latest state rather than read from check-ins: the check-in history keeps only
+    ``PORTAL_CHECKIN_HISTORY`` reports per host (about two days of hourly reports, less than one ring rollout),
+    and a chart over it would scan every check-in on each page view.
+    """
+
+    taken_at = models.DateTimeField(help_text="The hour the sample stands for (its start).")
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
+    ref = models.CharField(max_length=255, blank=True, help_text="The ref the hosts follow; empty for other sources.")
+    checksum = models.CharField(max_length=64, blank=True, help_text="The image the hosts booted.")
+    hosts = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["taken_at", "department", "ref", "checksum"], name="one_sample_per_hour")
+        ]
+        indexes = [models.Index(fields=["checksum", "taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.department_id} {self.checksum[:10]} x{self.hosts} at {self.taken_at:%Y-%m-%d %H:00}"

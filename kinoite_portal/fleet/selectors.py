@@ -16,14 +16,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BooleanField, Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
-from kinoite_portal.fleet.models import Department, Host
+from kinoite_portal.core.charts import Marker, Series, StackedChart, stacked_area_chart
+from kinoite_portal.fleet.models import AdoptionSample, Department, Host
 from kinoite_portal.releases.models import Commit, Ref, RefUpdate, Stage
 
 CATEGORIES: list[tuple[str, str]] = [
@@ -119,6 +133,16 @@ class RolloutRow:
     @property
     def ordered_cells(self) -> list[tuple[str, str, Cell]]:
         return [(name, label, self.cells[name]) for name, label in CATEGORIES]
+
+    @property
+    def segments(self) -> list[tuple[str, str, Cell, float]]:
+        """Return the non-empty categories with where their part of a 100-wide bar starts."""
+        out, start = [], 0.0
+        for name, label, cell in self.ordered_cells:
+            if cell.count:
+                out.append((name, label, cell, start))
+                start += cell.percent
+        return out
 
 
 @dataclass
@@ -298,6 +322,193 @@ def pilot_evidence(*, checksum: str) -> PilotEvidence:
         silent=Count("id", filter=~recent | Q(last_checkin_at__isnull=True)),
     )
     return PilotEvidence(checksum=checksum.lower(), **counts)
+
+
+# --- Adoption over time (the rollout charts) ----------------------------------------------------------------------
+
+ADOPTION_DAYS_SHOWN = 7
+ADOPTION_SERIES_SHOWN = 5
+ADOPTION_MIN_SPAN = timedelta(hours=6)
+MARKER_KINDS: dict[str, str] = {
+    RefUpdate.Source.PROMOTION: "promotion",
+    RefUpdate.Source.ROLLBACK: "rollback",
+    RefUpdate.Source.ROLLOUT: "ring",
+}
+
+
+@dataclass(frozen=True)
+class AdoptionHistory:
+    """Hosts per image per hour over a window, and the ref moves in it: what a rollout chart draws."""
+
+    buckets: list[datetime]
+    series: list[Series]
+    markers: list[Marker]
+    start: datetime
+    end: datetime
+
+    def chart(self, extra_markers: list[Marker] | None = None) -> StackedChart:
+        return stacked_area_chart(
+            buckets=self.buckets,
+            series=self.series,
+            markers=[*self.markers, *(extra_markers or [])],
+            start=self.start,
+            end=self.end,
+        )
+
+
+def _adoption_window(
+    highlight: str | None, days: int, now: datetime | None
+) -> tuple[Stage | None, str, datetime, datetime]:
+    stage = prod_stage()
+    if highlight is None:
+        newest = Ref.objects.filter(stage=stage, head__isnull=False).order_by("-updated_at")
+        highlight = newest.values_list("head__checksum", flat=True).first() or ""
+    end = now or timezone.now()
+    return stage, highlight, end - timedelta(days=days), end
+
+
+def _ref_moves(stage: Stage | None, start: datetime, end: datetime, refs: list[str] | None) -> list[tuple[str, Marker]]:
+    """Return (ref name, marker) for the ref moves in the window; composes never touch prod, imports move nothing."""
+    moves = RefUpdate.objects.filter(moved_at__gte=start, moved_at__lte=end, ref__stage=stage).exclude(
+        source__in=[RefUpdate.Source.COMPOSE, RefUpdate.Source.IMPORT]
+    )
+    if refs is not None:
+        moves = moves.filter(ref__name__in=refs)
+    return [
+        (
+            move.ref.name,
+            Marker(
+                at=move.moved_at,
+                label=f"{move.ref.name} → {move.commit.version or move.commit.checksum[:10]} "
+                f"({move.get_source_display()})",
+                kind=MARKER_KINDS.get(move.source, "move"),
+            ),
+        )
+        for move in moves.select_related("ref", "commit").order_by("moved_at")[:100]
+    ]
+
+
+def _history(
+    rows: list[tuple[datetime, str, int]],
+    versions: dict[str, str],
+    markers: list[Marker],
+    highlight: str,
+    start: datetime,
+    end: datetime,
+) -> AdoptionHistory:
+    """Build one chart's layers from (hour, image, hosts) rows: the five biggest images, the highlight, the rest."""
+    buckets = sorted({taken_at for taken_at, _, _ in rows})
+    position = {bucket: index for index, bucket in enumerate(buckets)}
+    per_image: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
+    for taken_at, checksum, n in rows:
+        per_image[checksum][position[taken_at]] += n
+    ranked = sorted(per_image, key=lambda c: (c != highlight, -per_image[c][-1], -max(per_image[c])))
+    shown = ranked[:ADOPTION_SERIES_SHOWN]
+    if highlight in per_image and highlight not in shown:
+        shown[-1] = highlight
+    series = [
+        Series(
+            key=checksum,
+            label=versions.get(checksum) or (checksum[:10] if checksum else "no image"),
+            values=per_image[checksum],
+            tone="new" if checksum == highlight and highlight else "",
+        )
+        for checksum in shown
+    ]
+    rest = [per_image[c] for c in ranked if c not in shown]
+    if rest:
+        others = [sum(values) for values in zip(*rest, strict=True)]
+        series.append(Series(key="", label="other images", values=others, tone="other"))
+    if buckets:
+        # A short history fills the chart instead of a sliver at its right edge (but spans six hours at least).
+        start = max(start, min(buckets[0], end - ADOPTION_MIN_SPAN))
+    return AdoptionHistory(buckets=buckets, series=series, markers=markers, start=start, end=end)
+
+
+def adoption_history(
+    *,
+    department_ids: list[int] | None = None,
+    refs: list[str] | None = None,
+    highlight: str | None = None,
+    days: int = ADOPTION_DAYS_SHOWN,
+    now: datetime | None = None,
+) -> AdoptionHistory:
+    """Return the hourly adoption samples of some departments (None: all) and refs, summed per image.
+
+    Three queries whatever the fleet's size or history: the samples grouped per hour and image by the database,
+    the images' versions, and the ref moves of the window. The five biggest images get a layer each (the one in
+    ``highlight``, by default the newest head of the prod stage, always does), the rest share one.
+    """
+    stage, highlight, start, end = _adoption_window(highlight, days, now)
+    samples = AdoptionSample.objects.filter(taken_at__gte=start)
+    if department_ids is not None:
+        samples = samples.filter(department_id__in=department_ids)
+    if refs is not None:
+        samples = samples.filter(ref__in=refs)
+    rows = list(samples.order_by().values_list("taken_at", "checksum").annotate(n=Sum("hosts")).order_by("taken_at"))
+    versions = _version_map({checksum for _, checksum, _ in rows})
+    markers = [marker for _, marker in _ref_moves(stage, start, end, refs)]
+    return _history(rows, versions, markers, highlight, start, end)
+
+
+def adoption_history_per_ref(
+    *, refs: list[str], highlight: str | None = None, days: int = ADOPTION_DAYS_SHOWN, now: datetime | None = None
+) -> dict[str, AdoptionHistory]:
+    """Return one history per ref (the rings' refs), read with the same three queries as one history."""
+    stage, highlight, start, end = _adoption_window(highlight, days, now)
+    rows = list(
+        AdoptionSample.objects.filter(taken_at__gte=start, ref__in=refs)
+        .order_by()
+        .values_list("ref", "taken_at", "checksum")
+        .annotate(n=Sum("hosts"))
+        .order_by("taken_at")
+    )
+    versions = _version_map({checksum for _, _, checksum, _ in rows})
+    moves = _ref_moves(stage, start, end, refs)
+    return {
+        ref: _history(
+            [(taken_at, checksum, n) for name, taken_at, checksum, n in rows if name == ref],
+            versions,
+            [marker for name, marker in moves if name == ref],
+            highlight,
+            start,
+            end,
+        )
+        for ref in refs
+    }
+
+
+@dataclass(frozen=True)
+class ImageAdoption:
+    """How far one image has reached: active hosts that boot it, have it staged, and since when hosts run it."""
+
+    checksum: str
+    booted: int
+    staged: int
+    active: int
+    first_seen: datetime | None
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.booted / self.active, 1) if self.active else 0.0
+
+
+def image_adoption(*, checksum: str) -> ImageAdoption:
+    """Return the adoption of ``checksum`` among the active hosts; two queries whatever the fleet's size."""
+    checksum = checksum.lower()
+    active = Host.objects.filter(last_checkin_at__gte=silent_cutoff())
+    counts = active.aggregate(
+        booted=Count("id", filter=Q(booted_checksum=checksum)),
+        staged=Count("id", filter=Q(staged_checksum=checksum)),
+        active=Count("id"),
+    )
+    first = (
+        AdoptionSample.objects.filter(checksum=checksum, hosts__gt=0)
+        .order_by("taken_at")
+        .values_list("taken_at", flat=True)
+        .first()
+    )
+    return ImageAdoption(checksum=checksum, first_seen=first, **counts)
 
 
 def host_deployed_checksums() -> set[str]:

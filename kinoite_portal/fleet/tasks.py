@@ -1,9 +1,10 @@
-"""Beat jobs of the fleet: mark silent hosts, keep check-in history within its bound."""
+"""Beat jobs of the fleet: mark silent hosts, keep check-in history within its bound, sample adoption."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from kinoite_portal.fleet.services.adoption import adoption_sample_take
 from kinoite_portal.fleet.services.checkins import checkin_history_trim_all, hosts_mark_silent
 
 
@@ -17,3 +18,9 @@ def hosts_mark_silent_task() -> dict[str, int]:
 def checkin_history_trim_task() -> int:
     """Delete check-ins beyond PORTAL_CHECKIN_HISTORY per host."""
     return checkin_history_trim_all()
+
+
+@shared_task(name="fleet.adoption_sample_take")
+def adoption_sample_take_task() -> int:
+    """Count this hour's desktops per department, ref and image for the rollout charts."""
+    return adoption_sample_take()

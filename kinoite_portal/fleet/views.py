@@ -7,12 +7,14 @@ from django.contrib.auth.decorators import login_not_required, permission_requir
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_safe
 
 from kinoite_portal.core.htmx import HtmxHttpRequest
 from kinoite_portal.fleet import client_setup as client_setup_commands
 from kinoite_portal.fleet import selectors
 from kinoite_portal.fleet.models import CheckIn
+from kinoite_portal.fleet.sections import RolloutSection
 from kinoite_portal.releases.models import Stage
 
 HOSTS_PER_PAGE = 50
@@ -26,16 +28,32 @@ AGENT_FILES = {
 }
 
 
+def rollout_sections(request: HttpRequest) -> list[RolloutSection]:
+    """Return the sections that higher layers (the rollout rings) add to the rollout page, in setting order.
+
+    Each entry of ``PORTAL_ROLLOUT_SECTIONS`` names a function taking the request and returning a section or None:
+    the fleet knows nothing of rings, and rings know the fleet.
+    """
+    sections = (import_string(path)(request) for path in settings.PORTAL_ROLLOUT_SECTIONS)
+    return [section for section in sections if section is not None]
+
+
 @require_GET
 @permission_required("fleet.view_rollout", raise_exception=True)
 def rollout(request: HttpRequest) -> HttpResponse:
     overview = selectors.rollout_overview(request.user)
+    sees_all = request.user.has_perm("fleet.view_all_departments")
+    history = selectors.adoption_history(
+        department_ids=None if sees_all else [row.department.pk for row in overview.rows if row.department]
+    )
     return render(
         request,
         "fleet/rollout.html",
         {
             "section": "rollout",
             "overview": overview,
+            "sections": rollout_sections(request),
+            "adoption_chart": history.chart(),
             "categories": selectors.CATEGORIES,
             "silent_days": settings.PORTAL_SILENT_AFTER_DAYS,
         },
@@ -47,12 +65,14 @@ def rollout(request: HttpRequest) -> HttpResponse:
 def department(request: HttpRequest, slug: str) -> HttpResponse:
     dept = get_object_or_404(selectors.visible_departments(request.user), slug=slug)
     rows, total = selectors.department_rollout(dept)
+    history = selectors.adoption_history(department_ids=[dept.pk])
     return render(
         request,
         "fleet/department.html",
         {
             "section": "rollout",
             "department": dept,
+            "adoption_chart": history.chart(),
             "rows": rows,
             "total": total,
             "categories": selectors.CATEGORIES,

@@ -35,10 +35,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from kinoite_portal.fleet.models import Host
+from kinoite_portal.fleet.models import Department, Host
 from kinoite_portal.fleet.selectors import silent_cutoff
 from kinoite_portal.releases.models import Stage
-from kinoite_portal.rollouts.models import Ring, Rollout, RolloutRing
+from kinoite_portal.rollouts.models import Ring, Rollout, RolloutEvent, RolloutRing
 
 HOST_CATEGORIES = ("succeeded", "failed", "pending", "timed_out", "silent")
 
@@ -330,3 +330,139 @@ def ring_arrivals(commit_ids: list[int]) -> dict[int, list[tuple[str, datetime]]
         if moved_at is not None:
             arrivals[commit_id].append((name, moved_at))
     return dict(arrivals)
+
+
+# --- The rollout page: which rollout to show, its timeline, and where each department stands ------------------------
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """When a ring got the commit, or the earliest it can get it and what it waits for."""
+
+    at: datetime | None
+    arrived: bool
+    waits_for: str = ""  # "", "approval", "health" (a gate is blocked), "paused", "halted"
+
+
+@dataclass(frozen=True)
+class DepartmentPlacement:
+    """Which ring a department's hosts are in for a stage, and when the rollout reaches that ring."""
+
+    department: Department
+    ring_name: str
+    hosts: int
+    elsewhere: list[tuple[str, int]]
+    arrival: Arrival | None
+
+
+@dataclass(frozen=True)
+class RolloutPage:
+    """Everything the rollout page shows about a stage's rings: the rollout (latest first) and its rings."""
+
+    stage: Stage
+    rings: list[Ring]
+    rollout: Rollout | None
+    progress: list[RingProgress]
+    arrivals: dict[int, Arrival]
+    events: list[RolloutEvent]
+    placements: list[DepartmentPlacement]
+
+    @property
+    def next_waiting(self) -> RolloutRing | None:
+        return next((item.ring for item in self.progress if item.ring.state == RolloutRing.State.WAITING), None)
+
+    @property
+    def moved_rings(self) -> list[RolloutRing]:
+        return [item.ring for item in self.progress if item.ring.state == RolloutRing.State.MOVED]
+
+
+def rollout_arrivals(rollout: Rollout, progress: list[RingProgress], *, now: datetime) -> dict[int, Arrival]:
+    """Return, per rollout ring id, when the commit reached it or is expected to (``ring_etas``), and what it waits for.
+
+    The expected time is the earliest the gates allow; a manual advance can only make it later, and a blocked gate,
+    a pause or a halt leave it unknown: the arrival then says which of them it waits for.
+    """
+    hold = {Rollout.State.PAUSED: "paused", Rollout.State.HALTED: "halted"}.get(Rollout.State(rollout.state), "")
+    arrivals: dict[int, Arrival] = {}
+    waits = hold
+    for item, eta in zip(progress, ring_etas(progress, rollout=rollout, now=now), strict=True):
+        ring = item.ring
+        if ring.moved_at is not None:
+            arrivals[ring.pk] = Arrival(at=ring.moved_at, arrived=True)
+            if not waits and item.gate in (Gate.BLOCKED, Gate.FAILING):
+                waits = "health"
+            elif not waits and not ring.auto_advance and item.gate != Gate.PASSED:
+                waits = "approval"
+            continue
+        arrivals[ring.pk] = Arrival(at=eta, arrived=False, waits_for=waits)
+        if not waits and not ring.auto_advance:
+            waits = "approval"
+    return arrivals
+
+
+def _placements(
+    stage: Stage, rings: list[Ring], departments: list[Department], ring_arrival: dict[int, Arrival]
+) -> list[DepartmentPlacement]:
+    """Return where each department's hosts are (``ring_membership``): the ring holding most, and the others."""
+    if not departments:
+        return []
+    names = {ring.pk: ring.name for ring in rings}
+    home = {department_id: ring.pk for department_id, ring in department_rings(stage).items()}
+    by_department: dict[int, dict[int, int]] = defaultdict(dict)
+    membership = ring_membership(stage)
+    if membership is not None:
+        rows = (
+            Host.objects.filter(department__in=departments)
+            .annotate(ring_pk=membership)
+            .order_by()
+            .values("department_id", "ring_pk")
+            .annotate(n=Count("pk"))
+        )
+        for row in rows:
+            by_department[row["department_id"]][row["ring_pk"]] = row["n"]
+    placements = []
+    for department in departments:
+        counts = by_department.get(department.pk, {})
+        main = max(counts, key=lambda pk: counts[pk]) if counts else home.get(department.pk, rings[-1].pk)
+        placements.append(
+            DepartmentPlacement(
+                department=department,
+                ring_name=names[main],
+                hosts=counts.get(main, 0),
+                elsewhere=sorted((names[pk], n) for pk, n in counts.items() if pk != main),
+                arrival=ring_arrival.get(main),
+            )
+        )
+    return placements
+
+
+def rollout_page(
+    *, stage: Stage | None, departments: list[Department], rollout: Rollout | None = None
+) -> RolloutPage | None:
+    """Return the stage's rings with its latest rollout (or ``rollout``), or None when the stage has no rings.
+
+    A constant number of queries: rings with their departments, the rollout, its ring progress (two), its events,
+    and the departments' hosts grouped per ring.
+    """
+    if stage is None:
+        return None
+    rings = list(Ring.objects.filter(stage=stage).prefetch_related("departments").order_by("order"))
+    if not rings:
+        return None
+    if rollout is None:
+        latest = Rollout.objects.filter(stage=stage).order_by("-created_at", "-id")
+        rollout = latest.select_related("stage", "commit", "previous_commit", "promotion").first()
+    now = timezone.now()
+    progress = ring_progress(rollout, now=now) if rollout else []
+    arrivals = rollout_arrivals(rollout, progress, now=now) if rollout else {}
+    events = list(rollout.events.select_related("actor", "ring").order_by("-created_at", "-id")) if rollout else []
+    ring_arrival = {item.ring.ring_id: arrivals[item.ring.pk] for item in progress if item.ring.ring_id}
+    return RolloutPage(
+        stage=stage,
+        rings=rings,
+        rollout=rollout,
+        progress=progress,
+        arrivals=arrivals,
+        events=events,
+        placements=_placements(stage, rings, departments, ring_arrival),
+    )

@@ -16,7 +16,15 @@ EXPECTED = {
     1: ["promotion, ", "approval -> worker start"],
     2: [
         f"{page}: {figure}"
-        for page in ("dashboard", "commit page", "rollout, one department", "rollout, all departments", "host list")
+        for page in (
+            "dashboard",
+            "commit page",
+            "rollout, one department",
+            "rollout, all departments",
+            "host list",
+            "rollout with rings, approver",
+            "rollout with rings, department head",
+        )
         for figure in ("median server time", "p95 server time", "SQL queries")
     ],
     3: ["check-ins per second", "check-in p95 latency", "failed check-ins"],

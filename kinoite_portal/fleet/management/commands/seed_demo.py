@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from kinoite_portal.core.demo import seed_users
 from kinoite_portal.fleet.demo import seed_departments, seed_hosts
+from kinoite_portal.fleet.services.adoption import adoption_sample_take
 from kinoite_portal.releases.demo import seed_stages, seed_treefile
 from kinoite_portal.releases.demo_composes import seed_composes
 from kinoite_portal.releases.demo_promotions import seed_promotions
@@ -33,6 +34,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  promotion #{promotion.pk}: {promotion.state} {promotion.commit.version}")
         self.stdout.write("Departments: " + ", ".join(d.name for d in seed_departments()))
         self.stdout.write(f"Desktops: {seed_hosts()}")
+        adoption_sample_take()
         self.stdout.write(self.style.SUCCESS("Demo sign-ins:"))
         for username, password, role in users:
             self.stdout.write(f"  {username:<10} {password:<14} {role}")
