@@ -112,7 +112,16 @@ def ring_for_host(*, host: Host, stage: Stage) -> Ring | None:
     return Ring.objects.filter(pk=Subquery(ring_pk)).first()
 
 
-def ring_membership(stage: Stage) -> tuple[list[tuple[Q, int]], int] | None:
+def ring_membership(stage: Stage) -> Case | None:
+    """Return an SQL expression for the ring each host is in (see ``Ring``), or None when ``stage`` has no rings."""
+    conditions = ring_conditions(stage)
+    if conditions is None:
+        return None
+    ring_ids = {ring_id for _, ring_id in conditions[0]} | {conditions[1]}
+    return _per_ring(conditions, {ring_id: ring_id for ring_id in ring_ids}, IntegerField())
+
+
+def ring_conditions(stage: Stage) -> tuple[list[tuple[Q, int]], int] | None:
     """Return the conditions that put a host in each ring of ``stage``, first match wins, and the last ring's id.
 
     Built from the rings' member lists (three small queries), so the database compares columns with constants per
@@ -151,7 +160,7 @@ def ring_counts(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> di
     count reads each host once and nests nothing.
     """
     counts: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOST_CATEGORIES, 0))
-    membership = ring_membership(rollout.stage)
+    membership = ring_conditions(rollout.stage)
     if membership is None:
         return counts
     _, last = membership
