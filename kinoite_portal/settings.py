@@ -120,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kinoite_portal.core.context_processors.portal",
+                "kinoite_portal.releases.context_processors.review_queue",
             ],
         },
     },

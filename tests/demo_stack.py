@@ -6,8 +6,10 @@ PATH and HOME, as a new terminal has.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -102,7 +104,8 @@ def _running_demo(tmp_path: Path, target: Path) -> Iterator[DemoStack]:
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "run_portal", "--bind", f"127.0.0.1:{port}"],
             cwd=checkout,
-            env=clean_env(tmp_path),
+            # Unbuffered, so the "Started ... (pid N)" lines are in the log as soon as the children run.
+            env={**clean_env(tmp_path), "PYTHONUNBUFFERED": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -114,6 +117,24 @@ def _running_demo(tmp_path: Path, target: Path) -> Iterator[DemoStack]:
             raise AssertionError(f"run_portal did not come up:\n{log_path.read_text()}") from exc
         yield stack
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _stop_everything(stack)
+
+
+def _stop_everything(stack: DemoStack) -> None:
+    """Stop run_portal as Ctrl-C does; if it hangs, kill it and the sessions of the children it started.
+
+    Killing run_portal alone would orphan Redis, the worker and gunicorn: each runs in a session of its own.
+    """
+    if stack.proc.poll() is None:
+        stack.proc.send_signal(signal.SIGINT)
+        try:
+            if stack.proc.wait(60) == 0:
+                return  # a clean stop: run_portal stopped its children itself
+        except subprocess.TimeoutExpired:
+            stack.proc.kill()
+            stack.proc.wait()
+    elif stack.proc.returncode == 0:
+        return
+    for pid in re.findall(r"Started \w+ \(pid (\d+)\)", stack.log_path.read_text(errors="replace")):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(pid), signal.SIGKILL)

@@ -78,7 +78,7 @@ def _deployment(checksum: str, version: str, origin: str, **extra: object) -> di
 
 def seed_hosts() -> int:
     """Create about 40 demo desktops across the demo departments with realistic statuses; return how many exist."""
-    from kinoite_portal.fleet.models import Host
+    from kinoite_portal.fleet.models import CheckIn, Host
     from kinoite_portal.fleet.services.checkins import checkin_record
     from kinoite_portal.fleet.status_parser import parse_status
     from kinoite_portal.releases.models import Ref
@@ -151,6 +151,12 @@ def seed_hosts() -> int:
                     remote_addr=f"10.20.0.{index + 10}",
                 )
             ago = timedelta(days=9) if kind == "silent" else timedelta(minutes=7 * index + 3)
-            Host.objects.filter(pk=host.pk).update(last_checkin_at=timezone.now() - ago, is_silent=kind == "silent")
+            last = timezone.now() - ago
+            Host.objects.filter(pk=host.pk).update(last_checkin_at=last, is_silent=kind == "silent")
+            # The history says the same as the host row: the newest report is the last check-in, one an hour before.
+            for hours, checkin_id in enumerate(
+                CheckIn.objects.filter(host=host).order_by("-received_at", "-id").values_list("id", flat=True)
+            ):
+                CheckIn.objects.filter(pk=checkin_id).update(received_at=last - timedelta(hours=hours))
             created += 1
     return Host.objects.count()

@@ -511,6 +511,14 @@ def image_adoption(*, checksum: str) -> ImageAdoption:
     return ImageAdoption(checksum=checksum, first_seen=first, **counts)
 
 
+def linkable_commits(user: Any, checksums: list[str]) -> set[str]:
+    """Return which of ``checksums`` have a commit page that ``user`` may open (one query; none for dept. heads)."""
+    wanted = {c for c in checksums if c}
+    if not wanted or not user.has_perm("releases.view_commit"):
+        return set()
+    return set(Commit.objects.filter(checksum__in=wanted).values_list("checksum", flat=True))
+
+
 def host_deployed_checksums() -> set[str]:
     """Return every commit a desktop boots, has staged or keeps as its rollback deployment (retention keeps them)."""
     wanted: set[str] = set()

@@ -97,6 +97,9 @@ def host_list(request: HtmxHttpRequest) -> HttpResponse:
         "departments": selectors.visible_departments(request.user),
         "categories": selectors.CATEGORIES,
         "category_labels": dict(selectors.CATEGORIES),
+        "known_commits": selectors.linkable_commits(
+            request.user, [c for h in page.object_list for c in (h.booted_checksum, h.staged_checksum)]
+        ),
     }
     # The search box asks for the results partial only; a plain request (or no JavaScript) gets the page.
     return render(request, "fleet/_host_results.html" if request.htmx else "fleet/host_list.html", context)
@@ -108,14 +111,20 @@ def host_detail(request: HttpRequest, pk: int) -> HttpResponse:
     host = selectors.host_detail(request.user, pk)
     if host is None:
         raise Http404("No such host.")
-    checkins = CheckIn.objects.filter(host=host).only("received_at", "booted_checksum", "booted_version", "remote_addr")
+    checkins = list(
+        CheckIn.objects.filter(host=host).only("received_at", "booted_checksum", "booted_version", "remote_addr")[
+            : settings.PORTAL_CHECKIN_HISTORY
+        ]
+    )
+    shown = [host.booted_checksum, *(d.get("image_checksum", "") for d in host.deployments or [])]
     return render(
         request,
         "fleet/host_detail.html",
         {
             "section": "rollout",
             "host": host,
-            "checkins": checkins[: settings.PORTAL_CHECKIN_HISTORY],
+            "checkins": checkins,
+            "known_commits": selectors.linkable_commits(request.user, shown + [c.booted_checksum for c in checkins]),
             "category_labels": dict(selectors.CATEGORIES),
         },
     )

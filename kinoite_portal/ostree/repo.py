@@ -311,12 +311,13 @@ class Repo:
         """Return the checksum ``ref`` points at, or None if there is no such ref (a checksum must exist)."""
         if is_checksum(ref):
             return ref.lower() if self.has_commit(ref) else None
-        result = self._ostree(["rev-parse"], validate_ref(ref), check=False)
-        if result.returncode != 0:
-            if parsers.is_not_found_error(result.stderr):
-                return None
-            raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
-        return validate_checksum(result.stdout.strip())
+        name = validate_ref(ref)
+        # Ask for the ref's existence first: a rev-parse of a missing ref writes "error: Refspec ... not found" into
+        # the job log, which reads as a failure in the log of a first promotion that succeeded.
+        listed = self._ostree(["refs"], "--list", name).stdout.split()
+        if name not in listed:
+            return None
+        return validate_checksum(self._ostree(["rev-parse"], name).stdout.strip())
 
     def set_ref(self, ref: str, checksum: str) -> None:
         """Point ``ref`` at ``checksum``, creating or moving it; the commit must be in this repo."""

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from kinoite_portal.core.admin import ReadOnlyAdmin
 from kinoite_portal.releases import signing_admin
+from kinoite_portal.releases.errors import SigningKeyError
 from kinoite_portal.releases.forms import TreefileForm
 from kinoite_portal.releases.models import (
     Approval,
@@ -22,23 +23,43 @@ from kinoite_portal.releases.models import (
     Treefile,
     TreefileRevision,
 )
+from kinoite_portal.releases.services.signing import stage_signing_key_set
 from kinoite_portal.releases.services.treefiles import treefile_save
 
 
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
     list_display = ["name", "order", "repo_path", "public_url", "signing_key", "required_approvals"]
-    # Signing keys (issue 4): generate as an action, import on /admin/releases/stage/<id>/import-key/.
+    # Signing keys: Generate and Import buttons on the stage's page (templates/admin/releases/stage/change_form.html),
+    # and generate as a bulk action.
     actions = [signing_admin.generate_signing_key]
 
     def get_urls(self) -> list[Any]:
         return signing_admin.import_key_urls(self) + super().get_urls()
 
+    def save_model(self, request: HttpRequest, obj: Stage, form: Any, change: bool) -> None:
+        # Picking another stored key goes through the service: it checks the key signs, audits and queues re-signing.
+        if not change or "signing_key" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        chosen = obj.signing_key
+        obj.signing_key = Stage.objects.select_related("signing_key").get(pk=obj.pk).signing_key
+        super().save_model(request, obj, form, change)
+        try:
+            stage_signing_key_set(stage=obj, key=chosen, actor=request.user)
+        except SigningKeyError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
 
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin):
+    """Keys are listed and renamed here; they are made only by Generate or Import on a stage's page."""
+
     list_display = ["name", "fingerprint", "created_at"]
     readonly_fields = ["fingerprint", "public_key", "gnupg_home", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(Treefile)

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from kinoite_portal.releases.models import Treefile
 from kinoite_portal.releases.treefile_schema import (
@@ -15,9 +17,29 @@ from kinoite_portal.releases.treefile_schema import (
 )
 
 
+class CodeTextarea(forms.Textarea):
+    """A textarea for code: monospace, no wrapping, with line numbers (static files only, no inline script or style)."""
+
+    class Media:
+        css = {"all": ["css/code-editor.css"]}
+        js = ["js/code-editor.js"]
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"rows": 28, "cols": 100, "spellcheck": "false", "wrap": "off", **(attrs or {})})
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
+        area = super().render(name, value, attrs, renderer)
+        # Numbered on the server too, so the numbers are right before the script runs (and without it).
+        lines = (self.format_value(value) or "").count("\n") + 1
+        numbers = "\n".join(str(n) for n in range(1, lines + 1))
+        return format_html(
+            '<div class="code-editor"><pre class="code-lines" aria-hidden="true">{}</pre>{}</div>', numbers, area
+        )
+
+
 class TreefileForm(forms.ModelForm):  # type: ignore[type-arg]
     content = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 28, "cols": 100, "class": "vLargeTextField", "spellcheck": "false"}),
+        widget=CodeTextarea(),
         help_text='The rpm-ostree treefile as JSON. Its "ref" is the dev ref composes commit to.',
     )
     comment = forms.CharField(max_length=200, required=False, help_text="Why this change (kept with the revision).")

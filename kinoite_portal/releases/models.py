@@ -6,6 +6,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 
 
 class SigningKey(models.Model):
@@ -16,6 +19,17 @@ class SigningKey(models.Model):
     public_key = models.TextField(help_text="ASCII-armored public key that clients import.")
     gnupg_home = models.CharField(max_length=500, help_text="GnuPG home on the repo host that holds the secret key.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # A key is only ever made by generating or importing one; a record without the key cannot sign.
+            models.CheckConstraint(
+                condition=Q(Exact(Length("fingerprint"), 40)) & ~Q(public_key="") & ~Q(gnupg_home=""),
+                name="signing_key_is_complete",
+                violation_error_message="A signing key needs its fingerprint, public key and GnuPG home: generate or "
+                "import one from the stage's page.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint[-16:]})"

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, Min, Q, QuerySet, Window
+from django.db.models.functions import Length, RowNumber, Substr
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
 
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import Package, PackageChange, PackageDiff, diff_packages
 from kinoite_portal.releases import rules
 from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, TreeDiff, Treefile
+from kinoite_portal.releases.services.policy import PolicyResult
 
 HISTORY = 8
 
@@ -45,16 +49,72 @@ def unsigned_published_stages(stages: list[Stage] | None = None) -> list[Stage]:
     return [stage for stage in ordered[1:] if stage.signing_key_id is None]
 
 
-def compose_list(*, limit: int = 100) -> QuerySet[Compose]:
-    """Return the latest composes with what the list page shows."""
-    return Compose.objects.select_related("treefile", "revision", "commit", "requested_by").defer("log")[:limit]
+def compose_list() -> QuerySet[Compose]:
+    """Return the composes, newest first, with what the list page shows (the page slices it)."""
+    return (
+        Compose.objects.select_related("treefile", "revision", "commit", "requested_by")
+        .defer("log", *without_heavy("commit"))
+        .order_by("-created_at", "-id")
+    )
 
 
-def promotion_list(*, limit: int = 100) -> QuerySet[Promotion]:
-    """Return the latest promotions with what the list page shows: versions and checksums, no package lists."""
-    return Promotion.objects.select_related(
-        "commit", "published_commit", "source_stage", "target_stage", "requested_by"
-    ).defer("log", *without_heavy("commit"), *without_heavy("published_commit"))[:limit]
+def promotion_list() -> QuerySet[Promotion]:
+    """Return the promotions, newest first, with what the list page shows: versions and checksums, no package lists."""
+    return (
+        Promotion.objects.select_related("commit", "published_commit", "source_stage", "target_stage", "requested_by")
+        .defer("log", *without_heavy("commit"), *without_heavy("published_commit"))
+        .order_by("-requested_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class LogTail:
+    """The part of a job log after an offset (in characters), and the offset to ask for next."""
+
+    text: str
+    offset: int
+    finished: bool
+
+
+def compose_log_tail(*, pk: int, offset: int) -> LogTail:
+    """Return the compose log after ``offset`` characters, read by the database (never the whole log)."""
+    row = (
+        Compose.objects.filter(pk=pk)
+        .annotate(size=Length("log"), tail=Substr("log", offset + 1))
+        .values("size", "tail", "state")
+        .get()
+    )
+    # Read in one statement, so size and tail agree even while the worker appends.
+    tail = row["tail"] if offset < row["size"] else ""
+    return LogTail(text=tail, offset=max(offset, row["size"]), finished=row["state"] in Compose.FINISHED_STATES)
+
+
+def requestable_commit_ids(composes: list[Compose]) -> set[int]:
+    """Return the ids of the composes' commits whose next step is a promotion request.
+
+    That is a commit newer than what the last stage publishes for its treefile, with no open request yet. Two
+    queries, whatever the number of composes.
+    """
+    commits = {c.commit_id: c for c in composes if c.commit_id}
+    stages = stage_list()
+    if not commits or len(stages) < 2:
+        return set()
+    target = stages[-1]
+    published = {c.treefile.published_ref for c in composes}
+    refs = Ref.objects.filter(stage=target, name__in=published).select_related("head").defer(*without_heavy("head"))
+    heads = {r.name: r.head for r in refs}
+    requested = set(
+        Promotion.objects.filter(commit_id__in=commits, state__in=Promotion.OPEN_STATES).values_list(
+            "commit_id", flat=True
+        )
+    )
+    return {
+        commit_id
+        for commit_id, compose in commits.items()
+        if commit_id not in requested
+        and compose.commit is not None
+        and is_newer_than(compose.commit, heads.get(compose.treefile.published_ref))
+    }
 
 
 def audit_event_list(
@@ -84,6 +144,12 @@ class TreefileLane:
     target_history: list[RefUpdate] = field(default_factory=list)
     newer: list[Commit] = field(default_factory=list)
     open_promotions: list[Promotion] = field(default_factory=list)
+
+    @property
+    def requestable(self) -> list[Commit]:
+        """Return the newer dev commits that no open request names yet: their next step is a promotion request."""
+        requested = {p.commit_id for p in self.open_promotions}
+        return [c for c in self.newer if c.pk not in requested]
 
     @property
     def target_head(self) -> Commit | None:
@@ -340,3 +406,233 @@ def promotion_detail(pk: int) -> Promotion:
         "requested_by",
         "treefile",
     ).get(pk=pk)
+
+
+# --- One timeline per promotion -------------------------------------------------------------------------------------
+
+OUTCOMES = {
+    Promotion.State.REQUESTED: "is waiting for its conditions",
+    Promotion.State.APPROVED: "is approved and being queued",
+    Promotion.State.QUEUED: "is approved and queued for a worker",
+    Promotion.State.RUNNING: "is running",
+    Promotion.State.SUCCEEDED: "succeeded",
+    Promotion.State.FAILED: "failed",
+    Promotion.State.REJECTED: "was rejected",
+    Promotion.State.CANCELLED: "was cancelled",
+}
+
+
+def promotion_noun(promotion: Promotion) -> str:
+    return "rollback" if promotion.kind == Promotion.Kind.ROLLBACK else "promotion"
+
+
+def promotion_outcome(promotion: Promotion) -> str:
+    """Return a sentence on where the promotion stands, e.g. "This rollback was rejected"."""
+    return f"This {promotion_noun(promotion)} {OUTCOMES[Promotion.State(promotion.state)]}."
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One step of a promotion's life: requested, approvals, eligible, running, published, rollout."""
+
+    key: str
+    title: str
+    status: str  # done, current, waiting, failed or skipped
+    detail: str = ""
+    at: datetime | None = None
+
+
+def promotion_timeline(
+    promotion: Promotion, policy: PolicyResult, *, now: datetime | None = None
+) -> list[TimelineStep]:
+    """Return the steps of one promotion, each with its state, from its row and its policy outcome.
+
+    Every panel of the promotion page reads where the promotion stands from here, so they cannot disagree.
+    """
+    now = now or timezone.now()
+    state = promotion.state
+    states = Promotion.State
+    past_vote = state in (states.APPROVED, states.QUEUED, states.RUNNING, states.SUCCEEDED, states.FAILED)
+    ended_early = state in (states.REJECTED, states.CANCELLED)
+    source = promotion.source_stage.name
+    steps = [
+        TimelineStep(
+            "requested", "Requested", "done", f"by {promotion.requested_by or 'automation'}", promotion.requested_at
+        )
+    ]
+
+    approvals = f"Approvals {policy.approvals_counted}/{policy.approvals_needed}"
+    if policy.rejected or state == states.REJECTED:
+        steps.append(TimelineStep("approvals", approvals, "failed", "Rejected: a single reject ends this request."))
+    elif past_vote or policy.approvals_counted >= policy.approvals_needed:
+        steps.append(TimelineStep("approvals", approvals, "done", "from the approvers group", promotion.approved_at))
+    else:
+        more = policy.approvals_needed - policy.approvals_counted
+        waiting = f"waiting for {more} more approval{pluralize(more)} from the approvers group"
+        steps.append(TimelineStep("approvals", approvals, "skipped" if ended_early else "current", waiting))
+
+    if promotion.kind == Promotion.Kind.ROLLBACK or policy.min_days <= 0:
+        why = "rollbacks have no minimum time" if promotion.kind == Promotion.Kind.ROLLBACK else "no minimum time set"
+        steps.append(TimelineStep("eligible", "Eligible", "done", why))
+    elif policy.time_met or past_vote:
+        since = now - timedelta(days=policy.days_in_source)
+        if policy.days_in_source >= policy.min_days:
+            detail = f"{policy.min_days} days in {source} (the minimum)"
+        else:
+            detail = f"expedited after {policy.days_in_source:.1f} of {policy.min_days} days in {source}"
+        steps.append(TimelineStep("eligible", "Eligible", "done", detail, since + timedelta(days=policy.min_days)))
+    else:
+        eligible_at = now + timedelta(days=policy.days_remaining)
+        detail = f"{policy.days_in_source:.1f} of {policy.min_days} days in {source}; or expedite with a reason"
+        steps.append(
+            TimelineStep("eligible", "Eligible on", "skipped" if ended_early else "waiting", detail, eligible_at)
+        )
+
+    if state == states.QUEUED:
+        steps.append(TimelineStep("running", "Running", "current", "queued: waiting for a worker", promotion.queued_at))
+    elif state == states.APPROVED:
+        steps.append(TimelineStep("running", "Running", "current", "approved: being queued", promotion.approved_at))
+    elif state == states.RUNNING:
+        steps.append(TimelineStep("running", "Running", "current", "a worker is publishing it", promotion.started_at))
+    elif state in (states.SUCCEEDED, states.FAILED) and promotion.started_at:
+        steps.append(TimelineStep("running", "Ran", "done", "", promotion.started_at))
+    else:
+        detail = "" if ended_early else "starts by itself once every step above is done"
+        steps.append(
+            TimelineStep(
+                "running", "Running", "skipped" if ended_early or state == states.FAILED else "waiting", detail
+            )
+        )
+
+    target = f"{promotion.target_stage.name}:{promotion.target_ref}"
+    if state == states.SUCCEEDED:
+        published = promotion.published_commit or promotion.commit
+        steps.append(
+            TimelineStep("published", "Published", "done", f"{published.version} as {target}", promotion.finished_at)
+        )
+        steps.append(TimelineStep("rollout", "Rollout", "current", "desktops pick it up on their next upgrade"))
+    else:
+        if state == states.FAILED:
+            steps.append(
+                TimelineStep("published", "Not published", "failed", promotion.failure_reason, promotion.finished_at)
+            )
+        else:
+            steps.append(
+                TimelineStep("published", "Published", "skipped" if ended_early else "waiting", f"as {target}")
+            )
+        steps.append(
+            TimelineStep("rollout", "Rollout", "skipped" if ended_early or state == states.FAILED else "waiting")
+        )
+
+    if state == states.CANCELLED:
+        # Where the request stopped: before the first step it had not reached.
+        stopped = next((i for i, step in enumerate(steps) if step.status != "done"), len(steps))
+        steps.insert(stopped, TimelineStep("cancelled", "Cancelled", "failed", "", promotion.finished_at))
+    return steps
+
+
+# --- The approvers' queue ------------------------------------------------------------------------------------------
+
+
+def promotions_needing_review(user: Any) -> QuerySet[Promotion]:
+    """Return the requests waiting for ``user``'s vote: open for votes, not theirs, not voted on by them."""
+    if not user.has_perm("releases.approve_promotion"):
+        return Promotion.objects.none()
+    return (
+        Promotion.objects.filter(state=Promotion.State.REQUESTED)
+        .exclude(requested_by=user)
+        .exclude(approvals__user=user)
+    )
+
+
+def in_source_since(promotions: list[Promotion]) -> dict[int, datetime]:
+    """Return, per promotion, since when its commit has been in the source stage (its first ref move there, else the
+    commit's own date). One query for any number of promotions."""
+    firsts = {
+        (row["commit_id"], row["ref__stage_id"]): row["first"]
+        for row in RefUpdate.objects.filter(
+            commit_id__in={p.commit_id for p in promotions}, ref__stage_id__in={p.source_stage_id for p in promotions}
+        )
+        .values("commit_id", "ref__stage_id")
+        .annotate(first=Min("moved_at"))
+        .order_by()
+    }
+    return {p.pk: firsts.get((p.commit_id, p.source_stage_id)) or p.commit.timestamp for p in promotions}
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """What still holds a request back, for the promotions list."""
+
+    approvals_counted: int
+    approvals_needed: int
+    days_in_source: int | None  # None: no minimum time applies (rollback, none configured, expedited with a reason)
+    min_days: int
+    superseded_by: int | None
+
+    @property
+    def approvals_missing(self) -> bool:
+        return self.approvals_counted < self.approvals_needed
+
+    @property
+    def days_missing(self) -> bool:
+        return self.days_in_source is not None and self.days_in_source < self.min_days
+
+
+def promotion_queue_rows(promotions: list[Promotion], *, now: datetime | None = None) -> dict[int, QueueRow]:
+    """Return, for each open request on a page, what blocks it and whether a newer open request supersedes it.
+
+    Approvals come from the policy outcome stored at each vote; days are counted now. Two queries per page.
+    """
+    now = now or timezone.now()
+    waiting = [p for p in promotions if p.state == Promotion.State.REQUESTED]
+    since = in_source_since(waiting) if waiting else {}
+    newest_open: dict[tuple[int, str], tuple[datetime, int]] = {}
+    for pk, stage_id, ref, requested_at in Promotion.objects.filter(state__in=Promotion.OPEN_STATES).values_list(
+        "pk", "target_stage_id", "target_ref", "requested_at"
+    ):
+        key = (stage_id, ref)
+        if key not in newest_open or (requested_at, pk) > newest_open[key]:
+            newest_open[key] = (requested_at, pk)
+    rows = {}
+    for promotion in promotions:
+        if not promotion.is_open:
+            continue
+        newest = newest_open.get((promotion.target_stage_id, promotion.target_ref))
+        superseded_by = newest[1] if newest and newest[1] != promotion.pk else None
+        policy = promotion.policy or {}
+        stage = promotion.target_stage
+        timed = (
+            promotion.kind == Promotion.Kind.PROMOTE
+            and stage.min_days_in_previous_stage > 0
+            and not (promotion.expedited and promotion.expedite_reason.strip())
+        )
+        days = int((now - since[promotion.pk]).total_seconds() // 86400) if timed and promotion.pk in since else None
+        rows[promotion.pk] = QueueRow(
+            approvals_counted=int(policy.get("approvals_counted", 0)),
+            approvals_needed=int(policy.get("approvals_needed", 1)),
+            days_in_source=days,
+            min_days=stage.min_days_in_previous_stage,
+            superseded_by=superseded_by,
+        )
+    return rows
+
+
+def promotion_superseded_by(promotion: Promotion) -> Promotion | None:
+    """Return the newest open request for the same stage and ref made after ``promotion``, if it is still open."""
+    if not promotion.is_open:
+        return None
+    return (
+        Promotion.objects.filter(
+            state__in=Promotion.OPEN_STATES,
+            target_stage_id=promotion.target_stage_id,
+            target_ref=promotion.target_ref,
+            requested_at__gte=promotion.requested_at,
+        )
+        .exclude(pk=promotion.pk)
+        .exclude(requested_at=promotion.requested_at, pk__lt=promotion.pk)
+        .select_related("commit")
+        .defer("log", *without_heavy("commit"))
+        .order_by("-requested_at", "-id")
+        .first()
+    )

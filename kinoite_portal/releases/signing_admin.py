@@ -1,4 +1,5 @@
-"""Admin actions for stage signing keys: generate one, or import an armored secret key (never shown again)."""
+"""Stage signing keys in the admin: generate one, or import an armored secret key (never shown again), from the
+stage's own page (and as a bulk action on the stage list)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,36 @@ def import_key_urls(model_admin: admin.ModelAdmin[Stage]) -> list[Any]:
         }
         return render(request, "admin/releases/stage_import_key.html", context)
 
+    def generate_view(request: HttpRequest, pk: int) -> HttpResponse:
+        if not model_admin.has_change_permission(request):
+            return HttpResponse(status=403)
+        stage = get_object_or_404(Stage.objects.select_related("signing_key"), pk=pk)
+        if request.method == "POST":
+            try:
+                key = signing_key_generate(stage=stage, actor=request.user)
+            except SigningKeyError as exc:
+                model_admin.message_user(request, f"{stage.name}: {exc}", messages.ERROR)
+            else:
+                url = reverse("releases:stage_public_key", args=[stage.name])
+                model_admin.message_user(
+                    request,
+                    f"{stage.name} now signs with {key.fingerprint}; clients import the public key from {url}",
+                    messages.SUCCESS,
+                )
+            return redirect("admin:releases_stage_change", pk)
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "stage": stage,
+            "title": f"Generate a signing key for {stage.name}",
+            "opts": model_admin.model._meta,
+        }
+        return render(request, "admin/releases/stage_generate_key.html", context)
+
     return [
-        path("<int:pk>/import-key/", model_admin.admin_site.admin_view(import_view), name="releases_stage_import_key")
+        path("<int:pk>/import-key/", model_admin.admin_site.admin_view(import_view), name="releases_stage_import_key"),
+        path(
+            "<int:pk>/generate-key/",
+            model_admin.admin_site.admin_view(generate_view),
+            name="releases_stage_generate_key",
+        ),
     ]

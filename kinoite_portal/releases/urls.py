@@ -12,6 +12,7 @@ urlpatterns = [
     path("composes/", composes.compose_list, name="compose_list"),
     path("composes/<int:pk>/", composes.compose_detail, name="compose_detail"),
     path("composes/<int:pk>/status/", composes.compose_status, name="compose_status"),
+    path("composes/<int:pk>/log/", composes.compose_log, name="compose_log"),
     path("composes/<int:pk>/cancel/", composes.compose_cancel_view, name="compose_cancel"),
     path("treefiles/<slug:name>/", treefiles.treefile_detail, name="treefile_detail"),
     path("treefiles/<slug:name>/revisions/", treefiles.treefile_revisions, name="treefile_revisions"),

@@ -49,6 +49,9 @@ def wait_for_compose(page: Any, timeout: float = 45) -> list[tuple[str, str]]:
         if not seen or seen[-1] != (state, log):
             seen.append((state, log))
         if state in {"succeeded", "failed", "cancelled", "unchanged"}:
+            # The log follows on its own poll: it stops asking once it has the last line.
+            page.wait_for_selector("#compose-log:not([data-tail-url])", state="attached", timeout=10_000)
+            seen.append((state, page.locator("#compose-log").inner_text()))
             return seen
         page.wait_for_timeout(200)
     raise AssertionError(f"the compose page never showed the end of the compose; saw {[s for s, _ in seen]}")
@@ -86,7 +89,7 @@ def approve(page: Any, url: str, *, shot: Any = None) -> list[str]:
     )
     page.fill("#vote-comment", "Package diff checked.")
     button.click()
-    page.locator("#promotion-panel .votes", has_text="alice").wait_for()
+    page.locator("#promotion-timeline .step-votes", has_text="alice").wait_for()
     states: list[str] = []
     deadline = time.monotonic() + 45
     while time.monotonic() < deadline:
@@ -214,7 +217,7 @@ def test_release_engineer_composes_and_promotes_approver_approves_then_rollback(
     assert "rollback" in prod_rows.first.inner_text()
     shot(alice, "flow-dashboard-rolled-back")
     work.goto(f"{base}/releases/commits/{restored.checksum}/")
-    assert commit_a.checksum[:16] in work.locator(".facts").first.inner_text()
+    assert commit_a.checksum[:12] in work.locator(".facts").first.inner_text()
     shot(work, "flow-commit-restored")
 
     # 6. Long after its compose ended, the first compose tab has not polled again.

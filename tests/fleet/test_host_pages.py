@@ -76,3 +76,63 @@ def test_it_filters_and_searches_hosts(hosts: Any, release_engineer: Any, client
 
 def test_an_unknown_host_is_404(release_engineer: Any, client_for: Any, db: None) -> None:
     assert client_for(release_engineer).get(reverse("fleet:host_detail", args=[999])).status_code == 404
+
+
+def test_it_shows_a_staged_version_in_full_not_cut_like_a_checksum(
+    finance: Any, enroll: Any, release_engineer: Any, client_for: Any
+) -> None:
+    from tests.fleet.helpers import deployment, status_doc
+
+    host, _ = enroll(finance, "fin-staged")
+    doc = status_doc(
+        deployment(fake_checksum("new"), version="41.20261130.0", staged=True),
+        deployment(fake_checksum("old"), version="41.20261125.0", booted=True),
+    )
+    checkin_record(host=host, hostname="fin-staged", status=parse_status(doc), report={"status": doc})
+
+    listing = client_for(release_engineer).get(reverse("fleet:host_list")).content.decode()
+
+    assert "staged 41.20261130.0" in listing
+    assert 'class="hostname"' in listing  # host names do not wrap (static/css/portal.css)
+
+
+def test_it_formats_deployment_dates_and_links_only_commits_the_portal_knows(
+    hosts: Any,
+    prod_history: Any,
+    finance: Any,
+    enroll: Any,
+    release_engineer: Any,
+    department_head: Any,
+    client_for: Any,
+) -> None:
+    known = next(iter(prod_history.values()))
+    host, _ = enroll(finance, "fin-known")
+    doc = booted_on(known.checksum, version=known.version)
+    checkin_record(host=host, hostname="fin-known", status=parse_status(doc), report={"status": doc})
+    url = reverse("fleet:host_detail", args=[host.pk])
+
+    engineer = client_for(release_engineer).get(url).content.decode()
+    head = client_for(department_head).get(url).content.decode()
+    unknown = (
+        client_for(release_engineer).get(reverse("fleet:host_detail", args=[hosts["fin-001"].pk])).content.decode()
+    )
+
+    assert f'href="/releases/commits/{known.checksum}/"' in engineer
+    assert f'href="/releases/commits/{known.checksum}/"' not in head  # department heads cannot open commit pages
+    assert f'data-copy="{known.checksum}"' in head
+    assert "/releases/commits/" not in unknown  # a commit the portal never saw has no page to link to
+    assert "2025-11-25 00:00 UTC</time>" in engineer  # the deployment's date, not a raw ISO string
+    assert ">2025-11-25T" not in engineer
+
+
+def test_the_demo_hosts_last_check_in_is_their_newest_history_row(db: None) -> None:
+    from kinoite_portal.fleet.demo import seed_departments, seed_hosts
+    from kinoite_portal.fleet.models import CheckIn
+
+    seed_departments()
+    seed_hosts()
+
+    for host in Host.objects.all():
+        newest = CheckIn.objects.filter(host=host).order_by("-received_at").first()
+        assert newest is not None
+        assert newest.received_at == host.last_checkin_at, host.hostname

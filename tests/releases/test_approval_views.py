@@ -94,7 +94,7 @@ def test_the_log_polls_until_the_run_ends_then_answers_286(
 
     waiting = client.get(f"/releases/promotions/{promotion.pk}/log", HTTP_HX_REQUEST="true")
     assert waiting.status_code == 200
-    assert 'hx-trigger="every 2s"' in waiting.content.decode()
+    assert "every 2s, promotionChanged from:body" in waiting.content.decode()
 
     promotion_run(promotion_id=promotion.pk)
     done = client.get(f"/releases/promotions/{promotion.pk}/log", HTTP_HX_REQUEST="true")

@@ -45,7 +45,7 @@ def test_the_status_partial_polls_while_queued_and_answers_286_when_finished(
     body = done.content.decode()
     assert done.status_code == 286
     assert "every 2s" not in body
-    assert "Succeeded:" in body
+    assert "Succeeded:" in client.get(f"/releases/composes/{compose.pk}/log/").json()["text"]
     assert 'data-state="succeeded"' in body
 
 
@@ -99,3 +99,39 @@ def test_an_empty_treefile_page_says_what_to_do(release_engineer, client_for, tr
     page = client_for(release_engineer).get(f"/releases/treefiles/{treefile.name}/").content.decode()
 
     assert "Press “Compose now” to build the first commit." in page
+
+
+def test_it_returns_only_the_log_after_an_offset(release_engineer, client_for, treefile) -> None:
+    compose = compose_request(treefile=treefile, enqueue=False)
+    Compose.objects.filter(pk=compose.pk).update(log="first line\nsecond line\n")
+    url = f"/releases/composes/{compose.pk}/log/"
+    client = client_for(release_engineer)
+
+    whole = client.get(url, {"offset": 0}).json()
+    rest = client.get(url, {"offset": len("first line\n")}).json()
+    nothing_new = client.get(url, {"offset": whole["offset"]}).json()
+
+    assert whole == {"text": "first line\nsecond line\n", "offset": 23, "finished": False}
+    assert rest == {"text": "second line\n", "offset": 23, "finished": False}
+    assert nothing_new == {"text": "", "offset": 23, "finished": False}
+
+
+def test_it_refuses_an_offset_that_is_not_a_whole_number(release_engineer, client_for, treefile) -> None:
+    compose = compose_request(treefile=treefile, enqueue=False)
+    client = client_for(release_engineer)
+
+    for offset in ("-1", "abc", "1e3", "9" * 40):
+        response = client.get(f"/releases/composes/{compose.pk}/log/", {"offset": offset})
+        assert response.status_code == 400
+        assert "whole number" in response.json()["error"]
+    assert client.get("/releases/composes/999/log/", {"offset": "0"}).status_code == 404
+
+
+def test_it_says_a_finished_compose_has_no_more_log(release_engineer, client_for, treefile) -> None:
+    compose = compose_request(treefile=treefile, enqueue=False)
+    compose_run(compose_id=compose.pk)
+
+    answer = client_for(release_engineer).get(f"/releases/composes/{compose.pk}/log/", {"offset": 0}).json()
+
+    assert answer["finished"] is True
+    assert "Succeeded:" in answer["text"]

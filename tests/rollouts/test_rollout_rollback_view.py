@@ -29,8 +29,12 @@ def test_one_click_requests_the_rollback_of_the_moved_rings_and_a_second_click_a
         rollout.previous_commit,
         Promotion.State.REQUESTED,
     )
-    assert "Rollback requested, waiting for approval" in page
+    assert "Rollback requested:" in page
     assert f'href="{reverse("releases:promotion_detail", args=[requested.pk])}"' in page
+
+    reloaded = client.get(reverse("fleet:rollout")).content.decode()
+    assert "act-rollback" not in reloaded  # the open request stands in for the button
+    assert f"#{requested.pk} ({PILOT})" in reloaded
 
     again = client.post(url, {}, HTTP_HX_REQUEST="true").content.decode()
     assert "action-error" in again  # the open rollback request blocks a second one

@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
-from kinoite_portal.releases import notifications
+from kinoite_portal.releases import notifications, selectors
 from kinoite_portal.releases.errors import PromotionConflict, PromotionError
-from kinoite_portal.releases.models import Approval, Promotion, RefUpdate
+from kinoite_portal.releases.models import Approval, Promotion
 from kinoite_portal.releases.rules import APPROVE_PERMISSION, vote_refusal
 from kinoite_portal.releases.services.policy import PolicyInput, PolicyResult, Vote, policy_evaluate
 from kinoite_portal.releases.services.queueing import task_send_on_commit
@@ -18,13 +18,7 @@ from kinoite_portal.releases.services.queueing import task_send_on_commit
 
 def days_in_source(promotion: Promotion) -> float:
     """Return how long the commit has been in the source stage (since its first ref move there)."""
-    first = (
-        RefUpdate.objects.filter(commit=promotion.commit, ref__stage=promotion.source_stage)
-        .order_by("moved_at")
-        .values_list("moved_at", flat=True)
-        .first()
-    )
-    since = first or promotion.commit.timestamp
+    since = selectors.in_source_since([promotion])[promotion.pk]
     return max(0.0, (timezone.now() - since).total_seconds() / 86400)
 
 

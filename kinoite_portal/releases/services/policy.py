@@ -42,6 +42,16 @@ class PolicyResult:
     approvals_counted: int = 0
     approvals_needed: int = 1
     rejected: bool = False
+    # The minimum-time rule: how long the commit has been in the source stage, of how many days, and whether the
+    # rule holds (met by time, by an expedite with a reason, or not applicable).
+    days_in_source: float = 0.0
+    min_days: int = 0
+    time_met: bool = True
+
+    @property
+    def days_remaining(self) -> float:
+        """Return how many days the minimum-time rule still waits (0 once it holds)."""
+        return 0.0 if self.time_met else max(0.0, self.min_days - self.days_in_source)
 
     @property
     def satisfied(self) -> bool:
@@ -104,6 +114,19 @@ def policy_evaluate(data: PolicyInput) -> PolicyResult:
             f"In {data.source_stage} for {data.days_in_source:.1f} of {data.min_days} days; "
             "wait, or file an expedited request with a reason."
         )
+    time_met = (
+        rollback
+        or data.min_days <= 0
+        or data.days_in_source >= data.min_days
+        or (data.expedited and bool(data.expedite_reason.strip()))
+    )
     return PolicyResult(
-        met=met, missing=missing, approvals_counted=len(counted), approvals_needed=needed, rejected=bool(rejects)
+        met=met,
+        missing=missing,
+        approvals_counted=len(counted),
+        approvals_needed=needed,
+        rejected=bool(rejects),
+        days_in_source=data.days_in_source,
+        min_days=0 if rollback else data.min_days,
+        time_met=time_met,
     )

@@ -22,6 +22,8 @@ def commit_detail(request: HttpRequest, checksum: str) -> HttpResponse:
         "ref_updates": page.ref_updates,
         "target": page.target,
         "open_promotion": page.open_promotion,
+        "parent_known": bool(commit.parent_checksum)
+        and Commit.objects.filter(checksum=commit.parent_checksum).exists(),
         "can_request": may_request and page.promotable,
         "can_roll_back": may_request and page.restorable,
         "treefile_choices": selectors.treefile_choices(commit, page.ref_updates) if page.promotable else [],

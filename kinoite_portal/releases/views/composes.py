@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -15,13 +16,18 @@ from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Compose, Treefile
 from kinoite_portal.releases.services.composes import compose_cancel, compose_request
 
+COMPOSES_PER_PAGE = 50
+
 
 @require_GET
 @permission_required("releases.view_compose", raise_exception=True)
 def compose_list(request: HtmxHttpRequest) -> HttpResponse:
+    page = Paginator(selectors.compose_list(), COMPOSES_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "section": "composes",
-        "composes": selectors.compose_list(),
+        "page": page,
+        "composes": page.object_list,
+        "requestable": selectors.requestable_commit_ids(list(page.object_list)),
         "treefiles": Treefile.objects.order_by("name"),
     }
     return render(request, "releases/compose_list.html", context)
@@ -46,6 +52,23 @@ def compose_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def compose_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Return the status partial the detail page polls every 2 s; 286 once the compose has ended."""
     return _status_response(request, _compose(pk))
+
+
+@require_GET
+@permission_required("releases.view_compose", raise_exception=True)
+def compose_log(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Return the log lines after ``?offset=`` (characters), the next offset and whether more can come, as JSON.
+
+    The detail page appends what it gets, so the reader's scroll position stays where it is.
+    """
+    raw = request.GET.get("offset", "0")
+    if not raw.isdigit() or len(raw) > 12:
+        return JsonResponse({"error": "offset must be a whole number of characters, 0 or more"}, status=400)
+    try:
+        tail = selectors.compose_log_tail(pk=pk, offset=int(raw))
+    except Compose.DoesNotExist:
+        raise Http404("No such compose.") from None
+    return JsonResponse({"text": tail.text, "offset": tail.offset, "finished": tail.finished})
 
 
 def _status_response(request: HtmxHttpRequest, compose: Compose) -> HttpResponse:

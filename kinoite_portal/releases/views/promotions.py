@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.module_loading import import_string
@@ -19,12 +20,26 @@ from kinoite_portal.releases.models import Commit, Promotion, Treefile
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
 
 CHANGED = "promotionChanged"
+PROMOTIONS_PER_PAGE = 50
 
 
 @require_GET
 @permission_required("releases.view_promotion", raise_exception=True)
 def promotion_list(request: HtmxHttpRequest) -> HttpResponse:
-    context = {"section": "promotions", "promotions": selectors.promotion_list()}
+    """List the promotions, newest first, with what blocks each open request; ``?review=mine`` keeps the requests
+    waiting for the viewer's vote."""
+    mine = request.GET.get("review") == "mine"
+    promotions_shown = selectors.promotion_list()
+    if mine:
+        promotions_shown = promotions_shown.filter(pk__in=selectors.promotions_needing_review(request.user))
+    page = Paginator(promotions_shown, PROMOTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "section": "promotions",
+        "page": page,
+        "promotions": page.object_list,
+        "queue": selectors.promotion_queue_rows(list(page.object_list)),
+        "mine": mine,
+    }
     return render(request, "releases/promotion_list.html", context)
 
 
@@ -35,11 +50,18 @@ def _get(pk: int) -> Promotion:
         raise Http404("No such promotion.") from None
 
 
+# The regions of the promotion page that refresh on CHANGED; each reads the same panel context.
+PARTS = {"panel": "releases/_promotion_panel.html", "timeline": "releases/_promotion_timeline.html"}
+
+
 def _panel_context(request: HtmxHttpRequest, promotion: Promotion, error: str = "") -> dict[str, object]:
+    policy = approvals.promotion_policy(promotion)
     user = request.user
     return {
         "promotion": promotion,
-        "policy": approvals.promotion_policy(promotion),
+        "policy": policy,
+        "timeline": selectors.promotion_timeline(promotion, policy),
+        "outcome": selectors.promotion_outcome(promotion),
         "votes": list(promotion.approvals.select_related("user")),
         "error": error,
         "can_vote": selectors.promotion_can_vote(user, promotion),
@@ -52,8 +74,8 @@ def _panel_context(request: HtmxHttpRequest, promotion: Promotion, error: str = 
 @permission_required("releases.view_promotion", raise_exception=True)
 def promotion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     promotion = _get(pk)
-    if request.htmx and request.GET.get("part") == "panel":
-        return render(request, "releases/_promotion_panel.html", _panel_context(request, promotion))
+    if request.htmx and request.GET.get("part") in PARTS:
+        return render(request, PARTS[request.GET["part"]], _panel_context(request, promotion))
     # Against what the target ran before the run (or runs now): what changes for clients, for a rollback too.
     compared_to = promotion.previous_head or selectors.target_head_for(promotion.treefile, promotion.target_stage)
     # What desktops say about the commit is the fleet's to know (it sits above releases): a setting names it.
@@ -63,6 +85,7 @@ def promotion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         **_panel_context(request, promotion),
         "evidence": selectors.commit_evidence(promotion.commit, against=compared_to),
         "pilot": pilot_evidence(checksum=promotion.commit.checksum),
+        "superseded_by": selectors.promotion_superseded_by(promotion),
         "queue_warning": _queue_warning(promotion),
     }
     return render(request, "releases/promotion_detail.html", context)
@@ -83,7 +106,7 @@ def _queue_warning(promotion: Promotion) -> str | None:
     return queue_warning("repo", waiting_since=(promotion.queued_at or promotion.approved_at) if waiting else None)
 
 
-def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion]) -> HttpResponse:
+def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion], *, done: str) -> HttpResponse:
     """Run one decision service on the promotion; answer htmx with the panel (and CHANGED), others with a redirect."""
     error = ""
     try:
@@ -91,33 +114,34 @@ def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion])
     except PromotionError as exc:
         error = str(exc)
     promotion = _get(pk)
+    if not error:
+        # Confirm what was recorded and where that leaves the promotion, on the page and as a message.
+        messages.success(request, f"{done} {selectors.promotion_outcome(promotion)}")
     if request.htmx:
         response = render(request, "releases/_promotion_panel.html", _panel_context(request, promotion, error))
         return response if error else trigger_client_event(response, CHANGED)
     if error:
         messages.error(request, error)
-    else:
-        messages.success(request, f"Promotion #{pk} is now {promotion.state}.")
     return redirect("releases:promotion_detail", pk=pk)
 
 
 @require_POST
 @permission_required("releases.approve_promotion", raise_exception=True)
 def promotion_approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, approvals.approval_grant)
+    return _decide(request, pk, approvals.approval_grant, done=f"Your approval of #{pk} is recorded.")
 
 
 @require_POST
 @permission_required("releases.approve_promotion", raise_exception=True)
 def promotion_reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, approvals.approval_reject)
+    return _decide(request, pk, approvals.approval_reject, done=f"Your reject of #{pk} is recorded.")
 
 
 @require_POST
 @permission_required("releases.view_promotion", raise_exception=True)
 def promotion_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Cancel a request; the service lets only the requester or a release engineer do it."""
-    return _decide(request, pk, promotions.promotion_cancel)
+    return _decide(request, pk, promotions.promotion_cancel, done=f"Request #{pk} is cancelled.")
 
 
 @require_POST

@@ -14,6 +14,7 @@ from kinoite_portal.core.charts import Marker, StackedChart
 from kinoite_portal.core.htmx import render_poll
 from kinoite_portal.fleet import selectors as fleet_selectors
 from kinoite_portal.fleet.sections import RolloutSection
+from kinoite_portal.releases.models import Promotion
 from kinoite_portal.rollouts import selectors
 from kinoite_portal.rollouts.models import Rollout, RolloutEvent
 from kinoite_portal.rollouts.selectors import Arrival, Gate, RingProgress
@@ -124,10 +125,27 @@ def ring_rollout_context(
         # A rollback is a rollback request like any other: release engineers ask, approvers decide.
         "can_roll_back": user.has_perm("releases.request_promotion"),
         "error": error,
-        "requested": list(requested),
+        "requested": list(requested) or _open_rollbacks(page),
         "poll_seconds": POLL_SECONDS,
         "ring_categories": RING_CATEGORIES,
     }
+
+
+def _open_rollbacks(page: selectors.RolloutPage) -> list[Promotion]:
+    """Return the rollback requests still open for a halted rollout's moved rings (the button then gives way)."""
+    rollout = page.rollout
+    if rollout is None or rollout.state != Rollout.State.HALTED or not page.moved_rings:
+        return []
+    refs = [rollout.stage_ref, *(ring.ref for ring in page.moved_rings)]
+    return list(
+        Promotion.objects.filter(
+            kind=Promotion.Kind.ROLLBACK,
+            target_stage=rollout.stage,
+            target_ref__in=refs,
+            state__in=Promotion.OPEN_STATES,
+            requested_at__gte=rollout.created_at,
+        ).order_by("pk")
+    )
 
 
 def rollout_section(request: HttpRequest) -> RolloutSection | None:
