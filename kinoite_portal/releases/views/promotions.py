@@ -126,7 +126,8 @@ def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion],
             # Confirm what was recorded and where that leaves the promotion, on the page and as a message.
             messages.success(request, f"{done} {selectors.promotion_outcome(promotion)}")
     if request.htmx:
-        response = render(request, "releases/_promotion_panel.html", _panel_context(request, promotion, error))
+        context = {**_panel_context(request, promotion, error), "voted": not error}
+        response = render(request, "releases/_promotion_panel.html", context)
         return response if error else trigger_client_event(response, CHANGED)
     if error:
         messages.error(request, error)
