@@ -25,6 +25,7 @@ ITEMS = {
     4: ("bench.bandwidth", "Client bandwidth"),
     5: ("bench.kinoite", "Kinoite-sized image"),
     6: ("bench.rings", "Rollout rings"),
+    7: ("bench.healthz", "Health probes under load"),
 }
 
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(ITEMS),
         metavar="N",
         help="run only item N (repeatable): 1 promotion, 2 pages, 3 check-ins, 4 bandwidth, 5 Kinoite-sized image, "
-        "6 rollout rings",
+        "6 rollout rings, 7 health probes",
     )
     parser.add_argument("--child", type=int, choices=sorted(ITEMS), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)

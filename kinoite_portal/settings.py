@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kinoite_portal.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -166,7 +167,13 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL.replace("unix://",
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     # A task whose worker died unacknowledged is handed out again after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # A broker that hangs (Redis frozen, packets dropped) must not hang a web request whose rows are committed:
+    # every socket operation gives up after this many seconds, and a publish is tried twice (see below), so a
+    # request learns within seconds that its task did not reach the queue (the re-queue task sends it later).
+    "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3),
+    "socket_connect_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3),
 }
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 if env_str("CELERY_KEY_PREFIX"):
     # Lets test runs share one Redis without seeing each other's queues.
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_KEY_PREFIX")
@@ -217,6 +224,13 @@ PORTAL_PUBLISH_PLAN_PROVIDER = "kinoite_portal.rollouts.publishing.ring_publish_
 # What the check-in answer adds (the ref the desktop's ring follows): (host=) -> dict.
 PORTAL_CHECKIN_ANSWER_PROVIDER = "kinoite_portal.rollouts.following.checkin_answer"
 
+# Sign-in throttling (kinoite_portal.core.signin): failed attempts per user name and per address within the window.
+PORTAL_SIGNIN_MAX_FAILURES_PER_USER = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_USER", 5)
+PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20)
+PORTAL_SIGNIN_WINDOW_MINUTES = env_int("PORTAL_SIGNIN_WINDOW_MINUTES", 15)
+# Peers whose X-Forwarded-For entry names the client: the web server in front ("" is gunicorn's unix socket).
+PORTAL_TRUSTED_PROXIES = {"", *env_str("PORTAL_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")}
+
 # --- Email ------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -230,6 +244,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kinoite-portal@localhost")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie (the token travels in hx-headers), but admin JS may.
 X_FRAME_OPTIONS = "DENY"
+# Every page's Content-Security-Policy (kinoite_portal.core.middleware): scripts, styles, images and requests
+# from the portal only; no inline script or style, no plugins, no framing, forms post back to the portal.
+PORTAL_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:

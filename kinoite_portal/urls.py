@@ -10,14 +10,20 @@ from django.views.generic.base import RedirectView
 from django.views.static import serve
 
 from kinoite_portal.core import views as core_views
+from kinoite_portal.core.signin import AdminSigninForm, SigninForm
 from kinoite_portal.releases.views import dashboard, repo
 
 admin.site.site_header = "Kinoite Portal administration"
 admin.site.site_title = "Kinoite Portal admin"
+admin.site.login_form = AdminSigninForm
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=SigninForm),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
     path("livez", core_views.livez, name="livez"),

@@ -62,6 +62,13 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeo
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """Run a throwaway redis-server on a free loopback port and yield its URL."""
+    with redis_process(workdir) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def redis_process(workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run a throwaway redis-server on a free loopback port; yield its URL and its process (to stop or freeze)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run deploy/dev/install-system-packages.sh test")
@@ -88,9 +95,11 @@ def redis_server(workdir: Path) -> Iterator[str]:
     )
     try:
         wait_for_port(port, proc=proc)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", proc
     finally:
-        stop_process(proc)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
+            stop_process(proc)
 
 
 def child_database_url() -> str:

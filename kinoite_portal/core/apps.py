@@ -10,4 +10,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the deployment start-up checks (repos readable by the web server, TLS files, LDAP).
-        from kinoite_portal.core import checks  # noqa: F401
+        # Audits failed sign-ins (a signal receiver), which the sign-in throttle counts.
+        from kinoite_portal.core import (
+            checks,  # noqa: F401
+            signin,  # noqa: F401
+        )

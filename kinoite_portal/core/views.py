@@ -12,8 +12,11 @@ from kinoite_portal.core.health import portal_health
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Report database, Redis and worker state; 503 when any is down, for load balancers."""
-    health = portal_health()
+    """Report database, Redis and worker state; 503 when any is down, for load balancers.
+
+    States only for anonymous callers; signed-in staff also get worker names, the database vendor and errors.
+    """
+    health = portal_health(detail=request.user.is_staff)
     return JsonResponse(health, status=200 if health["status"] == "ok" else 503)
 
 

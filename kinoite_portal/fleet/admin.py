@@ -11,6 +11,7 @@ from kinoite_portal.fleet.models import CheckIn, Department, EnrollmentToken, Ho
 from kinoite_portal.fleet.services.enrollment import (
     enrollment_token_create,
     enrollment_token_revoke,
+    host_department_move,
     host_token_revoke,
 )
 
@@ -81,6 +82,14 @@ class HostAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # hosts enroll themselves with an enrollment token
+
+    def save_model(self, request: HttpRequest, obj: Host, form: Any, change: bool) -> None:
+        if "department" in form.changed_data:
+            # The one way a desktop changes department (enrollment tokens of another department cannot move it).
+            host_department_move(host=obj, department=obj.department, actor=request.user)
+        others = [name for name in form.changed_data if name != "department"]
+        if others:
+            obj.save(update_fields=others)
 
     @admin.action(description="Revoke the tokens of the selected hosts")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Host]) -> None:

@@ -11,7 +11,6 @@ stored when the answer is an error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from kinoite_portal.core import tokens
+from kinoite_portal.core.json_body import JsonBodyError, json_object_from
 from kinoite_portal.fleet.models import Host
 from kinoite_portal.fleet.services.checkins import checkin_record
 from kinoite_portal.fleet.services.enrollment import (
@@ -32,9 +32,8 @@ from kinoite_portal.fleet.services.enrollment import (
 )
 from kinoite_portal.fleet.status_parser import StatusError, parse_status
 
-ENROLLMENT_STATUS = {"invalid": 401, "expired": 410, "used_up": 410, "revoked": 410}
+ENROLLMENT_STATUS = {"invalid": 401, "expired": 410, "used_up": 410, "revoked": 410, "other_department": 409}
 GREENBOOT_VALUES = {"green", "red", "fallback", "unknown"}
-MAX_JSON_DEPTH = 64
 
 
 class ApiError(Exception):
@@ -68,57 +67,11 @@ def json_post(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequ
 
 
 def read_json_body(request: HttpRequest) -> dict[str, Any]:
-    """Return the request body as a JSON object, refusing bodies over the size limit before reading them whole."""
-    limit = settings.PORTAL_CHECKIN_MAX_BYTES
+    """Return the request body as a JSON object (the portal's one JSON reader), or raise ApiError."""
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ApiError(400, "bad_request", "Content-Length is not a number") from None
-    if declared > limit:
-        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
-    try:
-        data = json.loads(body, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
-    problem = storable_problem(data)
-    if problem:
-        raise ApiError(400, "malformed_json", problem)
-    if not isinstance(data, dict):
-        raise ApiError(400, "malformed_json", "the body must be a JSON object")
-    return data
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def storable_problem(value: Any, depth: int = 0) -> str:
-    """Return why a parsed document cannot be stored as JSON in every database we support, or ''."""
-    if depth > MAX_JSON_DEPTH:
-        return f"the document is nested deeper than {MAX_JSON_DEPTH} levels"
-    if isinstance(value, str):
-        # PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8.
-        if "\x00" in value:
-            return "strings must not contain NUL characters"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "strings must be valid Unicode (no lone surrogates)"
-        return ""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = storable_problem(key, depth + 1) or storable_problem(item, depth + 1)
-            if problem:
-                return problem
-    elif isinstance(value, list):
-        for item in value:
-            problem = storable_problem(item, depth + 1)
-            if problem:
-                return problem
-    return ""
+        return json_object_from(request)
+    except JsonBodyError as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from None
 
 
 def require_bearer(request: HttpRequest) -> str:

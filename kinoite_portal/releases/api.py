@@ -7,7 +7,6 @@ never look at the session cookie: a browser cannot forge a request that carries 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -18,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from kinoite_portal.core.api_tokens import api_token_authenticate
+from kinoite_portal.core.json_body import JsonBodyError, json_object_from
 from kinoite_portal.core.tokens import bearer_token
 from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Promotion
@@ -48,13 +48,11 @@ def token_required(view: Callable[..., JsonResponse]) -> Callable[..., JsonRespo
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
+    """Return the body as a JSON object (every field of these calls is optional: no body is ``{}``)."""
     try:
-        data = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise PromotionError("The body must be a JSON object.") from None
-    if not isinstance(data, dict):
-        raise PromotionError("The body must be a JSON object.")
-    return data
+        return json_object_from(request, empty={})
+    except JsonBodyError as exc:
+        raise PromotionError(f"The body must be a JSON object: {exc.detail}.") from None
 
 
 def promotion_json(promotion: Promotion) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from kinoite_portal.core.models import AuditEvent
-from kinoite_portal.ostree import Package, PackageChange, PackageDiff, diff_packages
+from kinoite_portal.ostree import Package, PackageChange, PackageDiff, Repo, diff_packages
 from kinoite_portal.releases import rules
 from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, TreeDiff, Treefile
 from kinoite_portal.releases.services.policy import PolicyResult
@@ -347,6 +347,12 @@ def promotion_can_cancel(user: Any, promotion: Promotion) -> bool:
     return rules.cancel_refusal(user=user, promotion=promotion) is None
 
 
+def _repo_has_commit(stage: Stage, checksum: str) -> bool:
+    """Return whether ``stage``'s repo still holds the commit (a look at one file, no ostree run)."""
+    repo = Repo(stage.repo_dir)
+    return repo.exists() and repo.has_commit(checksum)
+
+
 @dataclass
 class CommitPage:
     commit: Commit
@@ -371,11 +377,14 @@ class CommitPage:
 
     @property
     def restorable(self) -> bool:
-        """Return True when the target published this commit's tree before and runs another one now."""
+        """Return True when the target published this commit's tree before, runs another one now, and still holds
+        the commit (retention may have pruned it: rollback_request refuses that, so the page offers nothing)."""
         return (
             self.in_target
             and self.target_head is not None
             and self.target_head.content_checksum != self.commit.content_checksum
+            and self.target is not None
+            and _repo_has_commit(self.target, self.commit.checksum)
         )
 
 

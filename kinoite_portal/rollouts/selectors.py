@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -111,41 +112,20 @@ def ring_for_host(*, host: Host, stage: Stage) -> Ring | None:
     return Ring.objects.filter(pk=Subquery(ring_pk)).first()
 
 
-def _category(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> tuple[Case, Case]:
-    """Return the SQL expressions for each host's category and for the move time of its ring."""
-    commit = rollout.commit.checksum
-    previous = rollout.previous_commit.checksum if rollout.previous_commit else None
-    moved = [rr for rr in rings if rr.moved_at and rr.ring_id]
-    moved_at = Case(
-        *[When(ring_pk=rr.ring_id, then=Value(rr.moved_at)) for rr in moved],
-        default=Value(None),
-        output_field=DateTimeField(),
-    )
-    timed_out_ids = [rr.ring_id for rr in moved if rr.times_out_at and rr.times_out_at <= now]
-    on_commit = Q(booted_checksum=commit)
-    fell_back = (Q(health=Host.Health.FALLBACK) | Q(booted_default=False)) & (
-        Q(staged_checksum=commit) | Q(booted_checksum=commit)
-    )
-    evidence = (Q(health__in=[Host.Health.RED, Host.Health.FALLBACK]) & on_commit) | fell_back
-    if previous:
-        evidence |= Q(booted_checksum=previous, rollback_checksum=commit)
-    reported_after_move = Q(ring_moved_at__isnull=False, last_checkin_at__gte=F("ring_moved_at"))
-    category = Case(
-        When(Q(last_checkin_at__isnull=True) | Q(last_checkin_at__lt=silent_cutoff()), then=Value("silent")),
-        When(on_commit & Q(booted_default=True, health=Host.Health.GREEN), then=Value("succeeded")),
-        When(reported_after_move & evidence, then=Value("failed")),
-        When(ring_pk__in=timed_out_ids, then=Value("timed_out")),
-        default=Value("pending"),
-        output_field=CharField(),
-    )
-    return category, moved_at
-
-
 def ring_membership(stage: Stage) -> Case | None:
-    """Return an SQL expression for the ring each host is in (see ``Ring``), or None when ``stage`` has no rings.
+    """Return an SQL expression for the ring each host is in (see ``Ring``), or None when ``stage`` has no rings."""
+    conditions = ring_conditions(stage)
+    if conditions is None:
+        return None
+    ring_ids = {ring_id for _, ring_id in conditions[0]} | {conditions[1]}
+    return _per_ring(conditions, {ring_id: ring_id for ring_id in ring_ids}, IntegerField())
+
+
+def ring_conditions(stage: Stage) -> tuple[list[tuple[Q, int]], int] | None:
+    """Return the conditions that put a host in each ring of ``stage``, first match wins, and the last ring's id.
 
     Built from the rings' member lists (three small queries), so the database compares columns with constants per
-    host instead of running a subquery per host.
+    host instead of running a subquery per host. None when the stage has no rings.
     """
     ring_ids = list(Ring.objects.filter(stage=stage).order_by("order").values_list("pk", flat=True))
     if not ring_ids:
@@ -157,26 +137,60 @@ def ring_membership(stage: Stage) -> Case | None:
     through = Ring.departments.through.objects.filter(ring__stage=stage)
     for ring_id, department_id in through.values_list("ring_id", "department_id"):
         departments[ring_id].append(department_id)
-    # First match wins: single hosts before departments, earlier rings before later ones.
-    whens = [When(pk__in=listed[ring_id], then=Value(ring_id)) for ring_id in ring_ids if listed[ring_id]]
-    whens += [
-        When(department_id__in=departments[ring_id], then=Value(ring_id))
-        for ring_id in ring_ids
-        if departments[ring_id]
-    ]
-    return Case(*whens, default=Value(ring_ids[-1]), output_field=IntegerField())
+    # Single hosts before departments, earlier rings before later ones.
+    conditions = [(Q(pk__in=listed[ring_id]), ring_id) for ring_id in ring_ids if listed[ring_id]]
+    conditions += [(Q(department_id__in=departments[ring_id]), ring_id) for ring_id in ring_ids if departments[ring_id]]
+    return conditions, ring_ids[-1]
+
+
+def _per_ring(membership: tuple[list[tuple[Q, int]], int], values: dict[int, object], field: object) -> Case:
+    """Return a flat CASE giving each host the value of its ring (``values``, None for rings not in it)."""
+    conditions, last = membership
+    return Case(
+        *[When(condition, then=Value(values.get(ring_id))) for condition, ring_id in conditions],
+        default=Value(values.get(last)),
+        output_field=field,  # type: ignore[arg-type]
+    )
 
 
 def ring_counts(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> dict[int | None, dict[str, int]]:
-    """Return {ring id: {category: hosts}} for the rollout's stage, in four queries whatever the fleet's size."""
-    membership = ring_membership(rollout.stage)
+    """Return {ring id: {category: hosts}} for the rollout's stage, in four queries whatever the fleet's size.
+
+    The ring, its move time and whether its update timeout passed are flat CASEs over the members, so the grouped
+    count reads each host once and nests nothing.
+    """
     counts: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOST_CATEGORIES, 0))
+    membership = ring_conditions(rollout.stage)
     if membership is None:
         return counts
-    category, moved_at = _category(rollout, rings, now)
+    _, last = membership
+    ring_ids = {condition_ring for _, condition_ring in membership[0]} | {last}
+    moved = {rr.ring_id: rr for rr in rings if rr.ring_id in ring_ids and rr.moved_at is not None}
+    commit = rollout.commit.checksum
+    previous = rollout.previous_commit.checksum if rollout.previous_commit else None
+    on_commit = Q(booted_checksum=commit)
+    fell_back = (Q(health=Host.Health.FALLBACK) | Q(booted_default=False)) & (
+        Q(staged_checksum=commit) | Q(booted_checksum=commit)
+    )
+    evidence = (Q(health__in=[Host.Health.RED, Host.Health.FALLBACK]) & on_commit) | fell_back
+    if previous:
+        evidence |= Q(booted_checksum=previous, rollback_checksum=commit)
+    timed_out = {ring_id: rr.times_out_at is not None and rr.times_out_at <= now for ring_id, rr in moved.items()}
+    category = Case(
+        When(Q(last_checkin_at__isnull=True) | Q(last_checkin_at__lt=silent_cutoff()), then=Value("silent")),
+        When(on_commit & Q(booted_default=True, health=Host.Health.GREEN), then=Value("succeeded")),
+        # A NULL move time (ring not moved) makes the comparison false: no failure before the move.
+        When(Q(last_checkin_at__gte=F("ring_moved_at")) & evidence, then=Value("failed")),
+        When(ring_timed_out=True, then=Value("timed_out")),
+        default=Value("pending"),
+        output_field=CharField(),
+    )
     rows = (
-        Host.objects.annotate(ring_pk=membership)
-        .annotate(ring_moved_at=moved_at)
+        Host.objects.annotate(
+            ring_pk=_per_ring(membership, {ring_id: ring_id for ring_id in ring_ids}, IntegerField()),
+            ring_moved_at=_per_ring(membership, {i: rr.moved_at for i, rr in moved.items()}, DateTimeField()),
+            ring_timed_out=_per_ring(membership, dict(timed_out.items()), BooleanField()),
+        )
         .annotate(category=category)
         .order_by()
         .values("ring_pk", "category")

@@ -133,3 +133,31 @@ def test_buttons_disable_while_their_request_runs(
     page.locator(".who form button").click()
     page.wait_for_url(re.compile(r"/(login/|logout/)"))
     assert page.evaluate("sessionStorage.getItem('kpDisabled')") == "1"
+
+
+@pytest.mark.browser
+def test_the_content_security_policy_refuses_inline_style_and_script_and_the_console_check_sees_it(
+    new_page: Any, sign_in: Any, watch: Any, live_server: Any, release_engineer: Any
+) -> None:
+    page = new_page()
+    sign_in(page, release_engineer.username)
+    seen = watch(page)
+    response = page.goto(f"{live_server.url}/")
+    assert response is not None
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "private, no-store"
+    assert seen.errors == []  # the page itself needs nothing the policy refuses
+
+    # What an injected or careless template would add: refused, and reported as a console error.
+    page.evaluate(
+        "document.body.insertAdjacentHTML('beforeend', '<p id=\"injected\" style=\"color: rgb(255, 0, 0)\">x</p>');"
+        "const s = document.createElement('script'); s.textContent = 'window.ranInline = true';"
+        "document.body.appendChild(s);"
+    )
+    page.wait_for_timeout(200)
+
+    assert page.evaluate("getComputedStyle(document.getElementById('injected')).color") != "rgb(255, 0, 0)"
+    assert page.evaluate("window.ranInline === true") is False
+    assert any("Content Security Policy" in error and "style" in error for error in seen.errors), seen.errors
+    assert any("Content Security Policy" in error and "script" in error for error in seen.errors), seen.errors

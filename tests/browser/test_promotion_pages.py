@@ -27,6 +27,7 @@ def test_an_approval_moves_the_timeline_the_decision_and_the_run_panel_together(
     seen = watch(page)
     page.goto(f"{live_server.url}/releases/promotions/{waiting.pk}/")
     assert step_status(page, "approvals") == "current"
+    assert page.locator("nav.mainnav .count").inner_text().startswith("1")
     assert page.locator('#promotion-timeline [data-step="approvals"] strong').inner_text() == "Approvals 0/1"
     assert "Nothing has run yet" in page.locator("#promotion-log").inner_text()
     shot(page, f"promotion-timeline-waiting-{size}")
@@ -46,6 +47,7 @@ def test_an_approval_moves_the_timeline_the_decision_and_the_run_panel_together(
     assert "You approved this" in page.locator(".vote-confirmation").inner_text()
     assert page.locator("#messages", has_text=f"Your approval of #{waiting.pk} is recorded.").count() == 1
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator("nav.mainnav .count").count() == 0, "the navigation still counts the request alice decided"
     assert seen.errors == []
     shot(page, f"promotion-timeline-approved-{size}")
 

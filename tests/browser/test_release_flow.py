@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
 from kinoite_portal.ostree import portal_lock
 from kinoite_portal.releases.models import Commit, Compose, Promotion
@@ -106,9 +107,7 @@ def approve(page: Any, url: str, *, shot: Any = None) -> list[str]:
     assert "+ ostree " in log, log
     assert "# done:" in log, log
     # The run's end (HTTP 286 + promotionChanged) refreshes the decision panel in place too.
-    page.wait_for_function(
-        "document.querySelector('#promotion-panel h2 .badge').textContent.trim() === 'succeeded'", timeout=10_000
-    )
+    expect(page.locator("#promotion-panel h2 .badge")).to_have_text("succeeded", timeout=10_000)
     return states
 
 

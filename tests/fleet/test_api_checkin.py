@@ -106,6 +106,13 @@ def test_it_refuses_a_body_over_the_limit_with_413_and_stores_nothing(
         (b"\xff\xfe", "malformed_json"),
         (b'{"hostname": NaN}', "malformed_json"),
         (b"[" * 100_000, "malformed_json"),
+        (
+            b'{"hostname": "fin-001", "machine_id": "x", "status": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+            "malformed_json",
+        ),
+        (json.dumps(report("fin-001")).encode()[:-1] + b', "extra": 1e400}', "malformed_json"),
+        (json.dumps(report("fin-001")).encode()[:-1] + b', "extra": -1e400}', "malformed_json"),
+        (json.dumps(report("fin-001")).encode()[:-1] + b', "extra": 1' + b"0" * 30 + b"}", "malformed_json"),
         (json.dumps({"machine_id": machine_id("fin-001"), "status": booted_on(HEAD)}).encode(), "missing_field"),
         (json.dumps({"hostname": "fin-001", "status": booted_on(HEAD)}).encode(), "missing_field"),
         (json.dumps({"hostname": "fin-001", "machine_id": machine_id("fin-001")}).encode(), "missing_field"),

@@ -7,10 +7,11 @@ from typing import Any
 from django.test import Client
 from django.utils import timezone
 
+from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.core.tokens import token_hash
 from kinoite_portal.fleet.models import EnrollmentToken, Host
 from kinoite_portal.fleet.services.enrollment import enrollment_token_create, enrollment_token_revoke
-from tests.fleet.helpers import machine_id
+from tests.fleet.helpers import booted_on, fake_checksum, machine_id
 
 URL = "/api/v1/enroll"
 
@@ -83,19 +84,59 @@ def test_it_answers_400_to_a_bad_machine_id_without_using_the_token(finance: Any
     assert snapshot() == before
 
 
-def test_re_enrolling_a_machine_replaces_its_token(finance: Any, sales: Any, client: Client) -> None:
-    first = enroll(client, enrollment_token_create(department=finance).raw).json()["token"]
-    response = enroll(client, enrollment_token_create(department=sales).raw)
-    assert response.status_code == 200
-    second = response.json()["token"]
-    host = Host.objects.get()
-    assert host.department == sales
-    assert host.token_hash == token_hash(second) != token_hash(first)
-    checkin = {"hostname": "fin-001", "machine_id": machine_id("fin-001"), "status": {}}
-    old = client.post(
+def _checkin(client: Client, token: str) -> int:
+    checkin = {"hostname": "fin-001", "machine_id": machine_id("fin-001"), "status": booted_on(fake_checksum("a"))}
+    response = client.post(
         "/api/v1/checkin",
         data=json.dumps(checkin),
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {first}",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    assert old.status_code == 401
+    return int(response.status_code)
+
+
+def test_re_enrolling_a_machine_with_a_token_of_its_own_department_replaces_its_token(
+    finance: Any, client: Client
+) -> None:
+    first = enroll(client, enrollment_token_create(department=finance).raw).json()["token"]
+    response = enroll(client, enrollment_token_create(department=finance).raw)
+    assert response.status_code == 200
+    second = response.json()["token"]
+    host = Host.objects.get()
+    assert host.department == finance
+    assert host.token_hash == token_hash(second) != token_hash(first)
+    assert _checkin(client, first) == 401
+    assert AuditEvent.objects.filter(action="fleet.host_enroll", message__startswith="Re-enrolled").count() == 1
+
+
+def test_another_departments_token_cannot_take_over_a_known_machine(finance: Any, sales: Any, client: Client) -> None:
+    real = enroll(client, enrollment_token_create(department=finance).raw).json()["token"]
+    intruder = enrollment_token_create(department=sales)
+    before = snapshot()
+
+    response = enroll(client, intruder.raw)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "other_department"
+    assert "enrolled in the department finance" in response.json()["detail"]
+    assert snapshot() == before  # not moved, token kept, the intruder's token not even used
+    assert _checkin(client, real) == 200
+    refused = AuditEvent.objects.get(action="fleet.host_enroll_refused")
+    assert "an administrator moves a desktop between departments" in refused.message
+
+
+def test_an_administrator_moves_a_machine_and_then_its_new_departments_token_enrolls_it(
+    finance: Any, sales: Any, client: Client, admin_user: Any
+) -> None:
+    enroll(client, enrollment_token_create(department=finance).raw)
+    host = Host.objects.get()
+    admin = Client()
+    admin.force_login(admin_user)
+
+    page = admin.post(f"/admin/fleet/host/{host.pk}/change/", {"hostname": host.hostname, "department": sales.pk})
+
+    assert page.status_code == 302
+    assert Host.objects.get().department == sales
+    move = AuditEvent.objects.get(action="fleet.host_move")
+    assert (move.actor, move.data) == (admin_user, {"from": "finance", "to": "sales"})
+    assert enroll(client, enrollment_token_create(department=sales).raw).status_code == 200

@@ -93,6 +93,25 @@ def test_bad_input_gets_a_clear_error(stages, make_dev_commit, release_engineer)
     assert not Promotion.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"checksum": "' + b"cd" * 32 + b'", "x": 1e400}',
+        b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b"[" * 100_000,
+    ],
+)
+def test_bodies_no_database_can_store_answer_400_not_500(stages, make_dev_commit, release_engineer, raw):
+    make_dev_commit("41.20261125.0")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token_for(release_engineer)}"}
+
+    response = Client().post("/api/v1/promotions", raw, content_type="application/json", **headers)
+
+    assert response.status_code == 400
+    assert "The body must be a JSON object: " in response.json()["error"]
+    assert not Promotion.objects.exists()
+
+
 def test_state_conflicts_answer_409_and_bad_input_400(stages, make_dev_commit, release_engineer, approver):
     commit = make_dev_commit("41.20261125.0")
     engineer = token_for(release_engineer)

@@ -12,6 +12,7 @@ from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Promotion, RefUpdate
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
+from kinoite_portal.releases.services.retention import repo_prune
 from kinoite_portal.releases.services.rollbacks import rollback_request
 from tests.releases.conftest import REF_STABLE
 
@@ -91,3 +92,24 @@ def test_it_refuses_to_roll_back_to_a_commit_prod_never_published(stages, make_d
     with pytest.raises(PromotionError, match="already publishes"):
         rollback_request(user=release_engineer, checksum=v1.checksum)
     assert Promotion.objects.filter(kind="rollback").count() == 0
+
+
+def test_the_commit_page_offers_no_rollback_to_a_commit_retention_pruned(
+    stages, make_dev_commit, release_engineer, approver, client_for
+):
+    v1 = make_dev_commit("41.20261125.0")
+    promote(v1, release_engineer, approver)
+    promote(make_dev_commit("41.20261126.0", bash="5.2.37"), release_engineer, approver)
+    prod_v1 = RefUpdate.objects.filter(ref__stage=stages["prod"]).order_by("moved_at").first().commit
+    page = client_for(release_engineer).get(f"/releases/commits/{prod_v1.checksum}/").content.decode()
+    assert "Request rollback" in page  # still in the prod repo: offered
+
+    stages["prod"].retention_depth = 0
+    stages["prod"].save()
+    repo_prune(stage=stages["prod"])
+    assert not Repo(stages["prod"].repo_dir).has_commit(prod_v1.checksum)
+
+    page = client_for(release_engineer).get(f"/releases/commits/{prod_v1.checksum}/").content.decode()
+    assert "Request rollback" not in page
+    with pytest.raises(PromotionError, match="pruned"):
+        rollback_request(user=release_engineer, checksum=prod_v1.checksum)

@@ -12,7 +12,7 @@ from django.core import mail
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.fleet.models import Department, Host
 from kinoite_portal.ostree import Repo
-from kinoite_portal.releases.models import Promotion, Stage
+from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.promotions import promotion_run
 from kinoite_portal.rollouts.models import Rollout, RolloutEvent, RolloutRing
@@ -199,3 +199,23 @@ def test_a_stage_without_rings_publishes_to_its_ref_as_before(
     assert (promotion.moved_ref, promotion.bound_refs) == (PROD_REF, [])
     assert Repo(stages["prod"].repo_dir).resolve(PROD_REF) == promotion.published_commit.checksum
     assert not Rollout.objects.exists()
+
+
+def test_a_move_whose_worker_died_after_the_ref_moved_is_finished_by_running_it_again(
+    rollout: Rollout, approver: Any
+) -> None:
+    rollout_advance(user=approver, rollout=rollout, reason="go")
+    early = rollout.rings.get(name="early")
+    prod = Repo(rollout.stage.repo_dir)
+    prod.set_ref(EARLY, rollout.commit.checksum)  # the worker got this far, then died before recording it
+    RolloutRing.objects.filter(pk=early.pk).update(move_requested_at=early.move_requested_at - timedelta(minutes=5))
+
+    assert rollout_evaluate(rollout=Rollout.objects.get(pk=rollout.pk)) == ["resent move of early"]
+    assert AuditEvent.objects.filter(action="rollout.move_resend").count() == 1
+    rollout_ring_move(rollout_ring_id=early.pk)
+    rollout_ring_move(rollout_ring_id=early.pk)  # a duplicate delivery changes nothing
+
+    assert states(rollout) == ["moved", "moved", "waiting"]
+    assert prod.resolve(EARLY) == rollout.commit.checksum
+    assert AuditEvent.objects.filter(action="rollout.move").count() == 1
+    assert RefUpdate.objects.filter(ref__name=EARLY).count() == 1

@@ -104,13 +104,32 @@ def _refusal(token: EnrollmentToken, now: datetime) -> EnrollmentError:
 def host_enroll(*, raw_token: str, hostname: str, machine_id: str) -> EnrolledHost:
     """Exchange a valid enrollment token for a per-host token; re-enrolling a machine replaces its token.
 
-    Raise EnrollmentError (code ``invalid``, ``expired``, ``used_up`` or ``revoked``); nothing is written then.
+    A machine that is already enrolled (its ``machine_id`` is known, and host pages show it) is re-enrolled only
+    with an enrollment token of its own department: anyone else's token would move it and cut the real desktop
+    off. Moving a desktop to another department is an administrator's decision, made in the admin first.
+    Raise EnrollmentError (code ``invalid``, ``expired``, ``used_up``, ``revoked`` or ``other_department``);
+    nothing is written then, except the audit event of a refused re-enrollment.
     """
     hostname = validate_hostname(hostname)
     machine_id = validate_machine_id(machine_id)
     token = EnrollmentToken.objects.select_related("department").filter(token_hash=tokens.token_hash(raw_token)).first()
     if token is None:
         raise EnrollmentError("invalid", "unknown enrollment token")
+    known = Host.objects.select_related("department").filter(machine_id=machine_id).first()
+    if known is not None and known.department_id != token.department_id:
+        audit_record(
+            action="fleet.host_enroll_refused",
+            actor_label=f"host {hostname}",
+            obj=known,
+            message=f"Refused to re-enroll {known.hostname} ({machine_id}) of {known.department} with enrollment "
+            f"token {token.prefix}… of {token.department}: an administrator moves a desktop between departments",
+        )
+        raise EnrollmentError(
+            "other_department",
+            f"this machine is enrolled in the department {known.department.slug}; an enrollment token of "
+            f"{token.department.slug} cannot re-enroll it. An administrator moves it to {token.department.slug} "
+            "in the admin first (or use a token of its own department).",
+        )
     now = timezone.now()
     new = tokens.token_new(HOST_TOKEN_KIND)
     with transaction.atomic():
@@ -130,8 +149,9 @@ def host_enroll(*, raw_token: str, hostname: str, machine_id: str) -> EnrolledHo
             },
         )
         if not created:
+            if host.department_id != token.department_id:  # moved while we looked
+                raise EnrollmentError("other_department", f"this machine is enrolled in {host.department}")
             host.hostname = hostname
-            host.department = token.department
             host.token_hash = new.token_hash
             host.token_prefix = new.prefix
             host.token_revoked_at = None
@@ -139,7 +159,6 @@ def host_enroll(*, raw_token: str, hostname: str, machine_id: str) -> EnrolledHo
             host.save(
                 update_fields=[
                     "hostname",
-                    "department",
                     "token_hash",
                     "token_prefix",
                     "token_revoked_at",
@@ -154,6 +173,27 @@ def host_enroll(*, raw_token: str, hostname: str, machine_id: str) -> EnrolledHo
             f"with enrollment token {token.prefix}…",
         )
     return EnrolledHost(host=host, raw=new.raw, created=created)
+
+
+def host_department_move(*, host: Host, department: Department, actor: Any = None) -> bool:
+    """Move ``host`` to ``department`` (an administrator's decision; the agent's token keeps working); audit it.
+
+    Return False when it is already there.
+    """
+    with transaction.atomic():
+        old = Host.objects.select_for_update().select_related("department").get(pk=host.pk).department
+        if old.pk == department.pk:
+            return False
+        Host.objects.filter(pk=host.pk).update(department=department)
+        audit_record(
+            action="fleet.host_move",
+            actor=actor,
+            obj=host,
+            message=f"Moved {host.hostname} from {old} to {department}",
+            data={"from": old.slug, "to": department.slug},
+        )
+    host.department = department
+    return True
 
 
 def host_token_revoke(*, host: Host, actor: Any = None) -> bool:

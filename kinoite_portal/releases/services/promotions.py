@@ -47,8 +47,6 @@ from kinoite_portal.releases.services.stages import (
     stage_summary_update,
 )
 
-__all__ = ["PromotionConflict", "PromotionError", "PublishIncomplete", "promotion_cancel", "promotion_request"]
-
 LOCK_TIMEOUT = 60.0
 
 

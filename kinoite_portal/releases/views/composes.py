@@ -15,6 +15,7 @@ from kinoite_portal.releases import selectors
 from kinoite_portal.releases.errors import ComposeError
 from kinoite_portal.releases.models import Compose, Treefile
 from kinoite_portal.releases.services.composes import compose_cancel, compose_request
+from kinoite_portal.releases.services.queueing import task_not_sent
 
 COMPOSES_PER_PAGE = 50
 
@@ -92,7 +93,14 @@ def compose_start(request: HtmxHttpRequest, name: str) -> HttpResponse:
         if request.htmx:
             return HttpResponse(status=204)
         return redirect("releases:treefile_detail", name=name)
-    messages.success(request, f"Compose #{compose.pk} of {treefile.name} queued.")
+    if task_not_sent(compose):
+        messages.warning(
+            request,
+            f"Compose #{compose.pk} of {treefile.name} is queued, but the worker could not be reached; "
+            "it will start when the queue is back.",
+        )
+    else:
+        messages.success(request, f"Compose #{compose.pk} of {treefile.name} queued.")
     url = reverse("releases:compose_detail", args=[compose.pk])
     if request.htmx:
         return HttpResponseClientRedirect(url)

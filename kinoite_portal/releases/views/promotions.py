@@ -18,6 +18,7 @@ from kinoite_portal.releases import selectors
 from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Commit, Promotion, Treefile
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
+from kinoite_portal.releases.services.queueing import task_not_sent
 
 CHANGED = "promotionChanged"
 PROMOTIONS_PER_PAGE = 50
@@ -115,10 +116,18 @@ def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion],
         error = str(exc)
     promotion = _get(pk)
     if not error:
-        # Confirm what was recorded and where that leaves the promotion, on the page and as a message.
-        messages.success(request, f"{done} {selectors.promotion_outcome(promotion)}")
+        if promotion.state == Promotion.State.QUEUED and task_not_sent(promotion):
+            messages.warning(
+                request,
+                f"Promotion #{pk} is approved, but the worker could not be reached; "
+                "it will start when the queue is back.",
+            )
+        else:
+            # Confirm what was recorded and where that leaves the promotion, on the page and as a message.
+            messages.success(request, f"{done} {selectors.promotion_outcome(promotion)}")
     if request.htmx:
-        response = render(request, "releases/_promotion_panel.html", _panel_context(request, promotion, error))
+        context = {**_panel_context(request, promotion, error), "voted": not error}
+        response = render(request, "releases/_promotion_panel.html", context)
         return response if error else trigger_client_event(response, CHANGED)
     if error:
         messages.error(request, error)
