@@ -15,6 +15,7 @@ from django.test import Client
 
 from kinoite_portal.celery import app as celery_app
 from kinoite_portal.core import roles
+from kinoite_portal.ostree import gpg
 from tests import services
 
 
@@ -41,13 +42,18 @@ def _broker(redis_url: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _portal_dirs(settings: Any, tmp_path: Path) -> None:
-    """Give every test its own repo root, lock, GnuPG and compose folders."""
+def _portal_dirs(settings: Any, tmp_path: Path) -> Iterator[None]:
+    """Give every test its own repo root, lock, GnuPG and compose folders; stop the gpg-agents its keys started."""
     settings.PORTAL_REPO_ROOT = tmp_path / "ostree"
     settings.PORTAL_LOCK_DIR = tmp_path / "locks"
     settings.PORTAL_GNUPG_ROOT = tmp_path / "gnupg"
     settings.PORTAL_COMPOSE_WORKDIR = tmp_path / "compose"
     settings.PORTAL_COMPOSE_CONFIG_DIR = tmp_path / "compose-config"
+    yield
+    # gpg starts one agent per GnuPG home and leaves it running as a daemon after the test's folder is gone.
+    for home in sorted((tmp_path / "gnupg").glob("*")):
+        if home.is_dir():
+            gpg.kill_agent(home)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ def _link(promotion: Promotion) -> str:
     return settings.PORTAL_PUBLIC_URL.rstrip("/") + reverse("releases:promotion_detail", args=[promotion.pk])
 
 
-def _send(subject: str, body: str, recipients: list[str]) -> int:
+def email_each(subject: str, body: str, recipients: list[str]) -> int:
     """Send one message per recipient (approvers do not see each other's addresses); return how many went out."""
     recipients = sorted({r for r in recipients if r})
     if not recipients:
@@ -57,7 +57,7 @@ def notify_approvers(promotion: Promotion) -> int:
         + (f"\n{promotion.comment}\n" if promotion.comment else "")
         + f"\nReview and decide: {_link(promotion)}\n"
     )
-    return _send(f"[Kinoite Portal] Approval needed: {_title(promotion)}", body, [u.email for u in approvers])
+    return email_each(f"[Kinoite Portal] Approval needed: {_title(promotion)}", body, [u.email for u in approvers])
 
 
 def notify_requester(promotion: Promotion, event: str, detail: str = "") -> int:
@@ -76,4 +76,4 @@ def notify_requester(promotion: Promotion, event: str, detail: str = "") -> int:
         )
         + f"\n{_link(promotion)}\n"
     )
-    return _send(f"[Kinoite Portal] {_title(promotion)} {event}", body, [promotion.requested_by.email])
+    return email_each(f"[Kinoite Portal] {_title(promotion)} {event}", body, [promotion.requested_by.email])

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, get_connection
 from django.db.models import Q
 
+from kinoite_portal.releases.notifications import email_each
 from kinoite_portal.rollouts.models import Rollout
-
-logger = logging.getLogger(__name__)
 
 
 def _approver_addresses() -> list[str]:
@@ -22,19 +18,6 @@ def _approver_addresses() -> list[str]:
         .distinct()
     )
     return sorted({user.email for user in users if user.email})
-
-
-def _send(subject: str, body: str) -> int:
-    """Send one message per approver (they do not see each other's addresses); return how many went out."""
-    recipients = _approver_addresses()
-    if not recipients:
-        return 0
-    messages = [EmailMessage(subject, body, None, [to]) for to in recipients]
-    try:
-        return get_connection(fail_silently=False).send_messages(messages) or 0
-    except Exception:
-        logger.exception("could not send %r to %s", subject, recipients)
-        return 0
 
 
 def _title(rollout: Rollout) -> str:
@@ -53,7 +36,7 @@ def notify_halted(rollout: Rollout) -> int:
         "No ring moves until an approver resumes it. The rings that already have the commit can be rolled back\n"
         f"(manage.py rollout rollback {rollout.pk} --as USER, or the rollout page).\n\n{_link()}\n"
     )
-    return _send(f"[Kinoite Portal] Halted: {_title(rollout)}", body)
+    return email_each(f"[Kinoite Portal] Halted: {_title(rollout)}", body, _approver_addresses())
 
 
 def notify_gate_waits(rollout: Rollout) -> int:
@@ -63,4 +46,4 @@ def notify_gate_waits(rollout: Rollout) -> int:
         f"Advance it on the rollout page or with: manage.py rollout advance {rollout.pk} --reason TEXT --as USER\n\n"
         f"{_link()}\n"
     )
-    return _send(f"[Kinoite Portal] Next ring waits: {_title(rollout)}", body)
+    return email_each(f"[Kinoite Portal] Next ring waits: {_title(rollout)}", body, _approver_addresses())
