@@ -66,7 +66,7 @@ def _probe(port: int, stop: threading.Event, answers: list[tuple[int, float]]) -
 
 
 def run(*, quick: bool) -> ItemResult:
-    result = ItemResult(5, "Health probes under load")
+    result = ItemResult(7, "Health probes under load")
     scale = QUICK if quick else FULL
     with scratch_dir("healthz") as tmp, postgres_database() as db_url, redis_server(tmp) as redis_url:
         # One secret for this process and the server: the session this process signs in must be valid there.

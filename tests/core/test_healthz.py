@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from kinoite_portal.core import queues
@@ -23,7 +24,7 @@ def test_it_reports_database_redis_and_a_live_worker_with_names_for_staff(
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["database"] == {"ok": True, "vendor": "sqlite"}
+    assert body["database"] == {"ok": True, "vendor": connection.vendor}
     assert body["redis"]["ok"] is True
     assert celery_worker.name in body["workers"]["names"]
 

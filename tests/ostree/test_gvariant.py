@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kinoite_portal.ostree import (
@@ -76,15 +77,28 @@ def _plain(value: object) -> object:
     raise AssertionError(value)
 
 
+def _has_subnormal(value: object) -> bool:
+    if isinstance(value, float):
+        return value != 0.0 and abs(value) < sys.float_info.min
+    if isinstance(value, list | tuple):
+        return any(_has_subnormal(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_subnormal(k) or _has_subnormal(v) for k, v in value.items())
+    return False
+
+
 @given(values)
+@example(1.1125369292536007e-308)  # subnormal: round-trips in binary, GLib's text parser refuses it
 @settings(max_examples=300, deadline=None)
 def test_every_value_round_trips_through_glib_with_the_type_we_chose(value: object) -> None:
     variant = to_variant(value)
     assert variant.get_type_string() == type_of(value)
     assert from_variant(variant) == _plain(value)
-    # GLib's own text parser reads what GLib's printer wrote back to the same bytes.
-    reparsed = GLib.Variant.parse(None, variant.print_(True), None, None)
-    assert reparsed.get_data_as_bytes().get_data() == variant.get_data_as_bytes().get_data()
+    # GLib's own text parser reads what GLib's printer wrote back to the same bytes; its strtod refuses subnormal
+    # doubles ("number too big for any type"), a limit of GLib's text format that the binary path above does not share.
+    if not _has_subnormal(value):
+        reparsed = GLib.Variant.parse(None, variant.print_(True), None, None)
+        assert reparsed.get_data_as_bytes().get_data() == variant.get_data_as_bytes().get_data()
 
 
 @given(values)
