@@ -28,6 +28,7 @@ from bench.common import (
 from bench.report import ItemResult, Row
 from tests.services import redis_server
 
+ITEM = 7
 FULL = {"requests": 60, "probes": 30}
 QUICK = {"requests": 10, "probes": 30}
 PROBE_EVERY_S = 1.0
@@ -66,7 +67,7 @@ def _probe(port: int, stop: threading.Event, answers: list[tuple[int, float]]) -
 
 
 def run(*, quick: bool) -> ItemResult:
-    result = ItemResult(7, "Health probes under load")
+    result = ItemResult(ITEM, "Health probes under load")
     scale = QUICK if quick else FULL
     with scratch_dir("healthz") as tmp, postgres_database() as db_url, redis_server(tmp) as redis_url:
         # One secret for this process and the server: the session this process signs in must be valid there.
@@ -94,9 +95,9 @@ def run(*, quick: bool) -> ItemResult:
             "ALLOWED_HOSTS": "127.0.0.1",
         }
         with celery_worker(env, tmp), gunicorn(server_env, tmp) as (port, source):
-            say(f"item 5: gunicorn on 127.0.0.1:{port} ({source}); warming up")
+            say(f"item {ITEM}: gunicorn on 127.0.0.1:{port} ({source}); warming up")
             _page_times(port, cookie, 5)
-            say(f"item 5: {scale['requests']} dashboard requests alone")
+            say(f"item {ITEM}: {scale['requests']} dashboard requests alone")
             alone = _page_times(port, cookie, scale["requests"])
             stop = threading.Event()
             answers: list[tuple[int, float]] = []
@@ -106,7 +107,7 @@ def run(*, quick: bool) -> ItemResult:
             for thread in probes:
                 thread.start()
             time.sleep(2)  # every probe is under way
-            say(f"item 5: {scale['requests']} dashboard requests while {scale['probes']} callers poll /healthz")
+            say(f"item {ITEM}: {scale['requests']} dashboard requests while {scale['probes']} callers poll /healthz")
             loaded = _page_times(port, cookie, scale["requests"])
             stop.set()
             for thread in probes:
@@ -116,7 +117,7 @@ def run(*, quick: bool) -> ItemResult:
     ratio = percentile(loaded, 95) / percentile(alone, 95)
     result.rows.append(
         Row(
-            5,
+            ITEM,
             f"dashboard p95 with {scale['probes']} concurrent /healthz callers (baseline: no callers)",
             percentile(loaded, 95),
             percentile(alone, 95),
@@ -125,10 +126,10 @@ def run(*, quick: bool) -> ItemResult:
             ratio < TARGET_RATIO,
         )
     )
-    result.rows.append(Row(5, "dashboard median, same runs", median(loaded), median(alone), "ms"))
+    result.rows.append(Row(ITEM, "dashboard median, same runs", median(loaded), median(alone), "ms"))
     result.rows.append(
         Row(
-            5,
+            ITEM,
             "/healthz median answer under that load (p95 as baseline)",
             median(probe_times),
             percentile(probe_times, 95),

@@ -25,9 +25,20 @@ def fresh_checkout(tmp_path: Path) -> Path:
     return checkout
 
 
+def make_environment() -> dict[str, str]:
+    """Return this environment without what an outer `make test` passes down (it adds "make[1]: ..." lines)."""
+    return {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}}
+
+
 def planned_commands(checkout: Path, target: str) -> list[str]:
     result = subprocess.run(
-        ["make", "-n", target], cwd=checkout, capture_output=True, text=True, timeout=30, check=True
+        ["make", "-n", target],
+        cwd=checkout,
+        env=make_environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     return result.stdout.splitlines()
 
@@ -118,6 +129,7 @@ def test_it_passes_run_args_to_run_portal(tmp_path: Path) -> None:
     result = subprocess.run(
         ["make", "-n", "run", "RUN_ARGS=--bind 0.0.0.0:8080"],
         cwd=fresh_checkout(tmp_path),
+        env=make_environment(),
         capture_output=True,
         text=True,
         timeout=30,

@@ -216,3 +216,5 @@ class Command(BaseCommand):
             self.stdout.write(f"  sign in as {username:<10} password {password:<14} {role}")
         self.stdout.write(f"  health: http://{bind}/healthz")
         self.stdout.write("")
+        # Piped into a file or `tee`, stdout is block-buffered: the sign-ins must show now, not at exit.
+        self.stdout.flush()
