@@ -36,11 +36,32 @@ class SigningKey(models.Model):
 
 
 class Stage(models.Model):
-    """An ordered lifecycle step that owns one repo: dev (0), then prod (1); more may be added."""
+    """An ordered lifecycle step that owns one repo: dev (0), then prod (1); more may be added.
+
+    A stage is either an OSTree repo (commits by checksum, refs) or a repository in an OCI registry (images by digest,
+    tags); approvals, audit and rollouts treat both alike: an image is a Commit whose checksum is its digest's hex and
+    a tag is a Ref.
+    """
+
+    class Kind(models.TextChoices):
+        OSTREE = "ostree", "OSTree repo"
+        OCI = "oci", "OCI image repository"
 
     name = models.SlugField(max_length=50, unique=True)
     order = models.PositiveIntegerField(unique=True)
-    repo_path = models.CharField(max_length=500, help_text="Absolute, or relative to PORTAL_REPO_ROOT.")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.OSTREE)
+    repo_path = models.CharField(
+        max_length=500, blank=True, help_text="For an OSTree stage: absolute, or relative to PORTAL_REPO_ROOT."
+    )
+    image_registry = models.CharField(
+        max_length=255, blank=True, help_text="For an OCI stage: the registry's host[:port], e.g. registry.example.com."
+    )
+    image_repository = models.CharField(
+        max_length=255, blank=True, help_text="For an OCI stage: the repository in the registry, e.g. prod/kinoite."
+    )
+    registry_tls_verify = models.BooleanField(
+        default=True, help_text="For an OCI stage: refuse a registry whose TLS certificate does not verify."
+    )
     public_url = models.URLField(blank=True, help_text="The URL clients use as their ostree remote.")
     signing_key = models.ForeignKey(SigningKey, null=True, blank=True, on_delete=models.PROTECT)
     # Approval policy for promotions INTO this stage (DESIGN.md section 6).
@@ -72,8 +93,13 @@ class Stage(models.Model):
 class Treefile(models.Model):
     """A named rpm-ostree treefile. Its ``ref`` key is the dev ref; later stages publish under ``published_ref``."""
 
+    class Kind(models.TextChoices):
+        TREEFILE = "treefile", "rpm-ostree treefile"
+        CONTAINERFILE = "containerfile", "Containerfile (bootc image)"
+
     name = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TREEFILE)
     content = models.JSONField(help_text="The rpm-ostree treefile, as JSON.")
     published_ref = models.CharField(
         max_length=255, help_text="The ref later stages publish the image under, e.g. fedora/x86_64/kinoite/stable."
