@@ -22,6 +22,7 @@ from kinoite_portal.core.tokens import bearer_token
 from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Promotion
 from kinoite_portal.releases.services import approvals, promotions, rollbacks
+from kinoite_portal.releases.services.queueing import job_waiting_warnings
 
 
 def _error(status: int, message: str) -> JsonResponse:
@@ -71,7 +72,15 @@ def promotion_json(promotion: Promotion) -> dict[str, Any]:
         "published_checksum": promotion.published_commit.checksum if promotion.published_commit else None,
         "failure_reason": promotion.failure_reason,
         "finished_at": promotion.finished_at.isoformat() if promotion.finished_at else None,
+        "warnings": _warnings(promotion),
     }
+
+
+def _warnings(promotion: Promotion) -> list[str]:
+    """Tell automation what the promotion page tells people: an approved promotion that no worker will pick up."""
+    waiting = promotion.state in (Promotion.State.APPROVED, Promotion.State.QUEUED)
+    since = (promotion.queued_at or promotion.approved_at) if waiting else None
+    return job_waiting_warnings(promotion, queue="repo", waiting_since=since)
 
 
 def _refused(exc: PromotionError) -> JsonResponse:

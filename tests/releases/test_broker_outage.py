@@ -23,6 +23,7 @@ from kinoite_portal.releases.models import Compose, Promotion
 from kinoite_portal.releases.services.promotions import promotion_request
 from kinoite_portal.releases.services.requeue import compose_requeue_stuck, promotion_requeue_stuck
 from tests import services
+from tests.releases.test_api_promotions import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,6 +101,12 @@ def test_an_approval_while_the_broker_hangs_answers_at_once_and_tells_the_truth(
         "it will start when the queue is back."
     ]
     assert AuditEvent.objects.filter(action="promotion.not_sent", object_id=str(promotion.pk)).count() == 1
+    status = client_for(approver).get(
+        f"/api/v1/promotions/{promotion.pk}", HTTP_AUTHORIZATION=f"Bearer {token_for(approver)}"
+    )
+    assert status.json()["warnings"] == [
+        "The worker could not be reached; the job starts when the task queue is back."
+    ]
 
 
 def test_work_that_never_reached_the_broker_is_sent_at_the_next_requeue_run_not_after_ten_minutes(

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 
 from kinoite_portal.core.queues import queue_consumers
@@ -13,6 +14,7 @@ from kinoite_portal.releases.models import Compose, Promotion
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.composes import compose_request
 from kinoite_portal.releases.services.promotions import promotion_request
+from tests.releases.test_api_promotions import token_for
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -60,3 +62,26 @@ def test_an_approved_promotion_warns_when_no_worker_takes_the_repo_queue(
     assert expected in page
     assert expected in log.content.decode()
     assert Promotion.objects.get(pk=promotion.pk).state == Promotion.State.QUEUED
+
+
+def test_the_api_tells_automation_that_an_approved_promotion_waits_for_a_worker_nobody_runs(
+    make_dev_commit, release_engineer, approver, start_worker
+) -> None:
+    start_worker(queues="default,compose")
+    commit = make_dev_commit("41.20261125.0")
+    promotion = approval_grant(
+        user=approver, promotion=promotion_request(user=release_engineer, checksum=commit.checksum)
+    )
+    token = token_for(approver)
+    queue_consumers(refresh=True)
+
+    fresh = Client().get(f"/api/v1/promotions/{promotion.pk}", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    Promotion.objects.filter(pk=promotion.pk).update(queued_at=timezone.now() - timedelta(seconds=30))
+    waiting = Client().get(f"/api/v1/promotions/{promotion.pk}", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+
+    assert fresh["warnings"] == []  # within the grace a busy worker may still be starting
+    assert waiting["state"] == "queued"
+    assert waiting["warnings"] == [
+        f"The job waits: no worker is listening on the repo queue of {settings.CELERY_BROKER_URL}; "
+        "is the worker running?"
+    ]

@@ -10,12 +10,14 @@ that is down must not turn a request whose rows were already committed into a 50
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import models, transaction
 
 from kinoite_portal.celery import app as celery_app
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.core.models import AuditEvent
+from kinoite_portal.core.queues import queue_warning
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,16 @@ def task_not_sent(job: models.Model) -> bool:
     events = AuditEvent.objects.filter(object_type=job._meta.label_lower, object_id=str(job.pk))
     last = events.filter(action__in=[_not_sent_action(job), f"{job._meta.model_name}.requeue"]).order_by("-pk").first()
     return last is not None and last.action == _not_sent_action(job)
+
+
+def job_waiting_warnings(job: models.Model, *, queue: str, waiting_since: datetime | None) -> list[str]:
+    """What an API client should be told about a job that waits on ``queue`` (nothing once it runs or finished)."""
+    if waiting_since is None:
+        return []
+    if task_not_sent(job):
+        return ["The worker could not be reached; the job starts when the task queue is back."]
+    warning = queue_warning(queue, waiting_since=waiting_since)
+    return [f"The job waits: {warning}"] if warning else []
 
 
 def task_send_args_on_commit(name: str, args: list[object]) -> None:
