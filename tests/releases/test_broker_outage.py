@@ -104,9 +104,7 @@ def test_an_approval_while_the_broker_hangs_answers_at_once_and_tells_the_truth(
     status = client_for(approver).get(
         f"/api/v1/promotions/{promotion.pk}", HTTP_AUTHORIZATION=f"Bearer {token_for(approver)}"
     )
-    assert status.json()["warnings"] == [
-        "The worker could not be reached; the job starts when the task queue is back."
-    ]
+    assert status.json()["warnings"] == ["The worker could not be reached; the job starts when the task queue is back."]
 
 
 def test_work_that_never_reached_the_broker_is_sent_at_the_next_requeue_run_not_after_ten_minutes(
