@@ -189,6 +189,11 @@ PORTAL_COMPOSE_TIMEOUT = env_int("PORTAL_COMPOSE_TIMEOUT", 3 * 3600)
 # The yum .repo files (and any treefile `include` targets) rpm-ostree reads next to the treefile.
 PORTAL_COMPOSE_CONFIG_DIR = Path(env_str("PORTAL_COMPOSE_CONFIG_DIR", str(VAR_DIR / "compose-config")))
 PORTAL_COMMAND_TIMEOUT = env_int("PORTAL_COMMAND_TIMEOUT", 1800)
+# OCI stages: the simple-signing signatures the worker writes, one folder per stage, served read-only at
+# /sigstore/<stage>/ (the "lookaside" clients read); and the containers auth.json (0600, on the worker host only)
+# holding the registries' credentials: the database never holds a registry password.
+PORTAL_SIGSTORE_ROOT = Path(env_str("PORTAL_SIGSTORE_ROOT", str(VAR_DIR / "sigstore")))
+PORTAL_REGISTRY_AUTH_FILE = Path(env_str("PORTAL_REGISTRY_AUTH_FILE", str(VAR_DIR / "registry-auth.json")))
 # The portal serves /repo/<stage>/ and /static/ itself on a first run; production leaves both to Apache or nginx.
 PORTAL_SERVE_FILES = env_bool("PORTAL_SERVE_FILES", not PRODUCTION)
 # Where desktops and email readers reach the portal; run_portal derives it from --bind unless it is set.

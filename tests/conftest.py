@@ -18,6 +18,9 @@ from kinoite_portal.core import roles
 from kinoite_portal.ostree import gpg
 from tests import services
 
+# The throwaway registry of the OCI tests (oci_registry), usable from every test folder.
+pytest_plugins = ["tests.oci_registry"]
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -49,6 +52,8 @@ def _portal_dirs(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.PORTAL_GNUPG_ROOT = tmp_path / "gnupg"
     settings.PORTAL_COMPOSE_WORKDIR = tmp_path / "compose"
     settings.PORTAL_COMPOSE_CONFIG_DIR = tmp_path / "compose-config"
+    settings.PORTAL_SIGSTORE_ROOT = tmp_path / "sigstore"
+    settings.PORTAL_REGISTRY_AUTH_FILE = tmp_path / "registry-auth.json"
     yield
     # gpg starts one agent per GnuPG home and leaves it running as a daemon after the test's folder is gone.
     for home in sorted((tmp_path / "gnupg").glob("*")):

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install the system packages the portal needs, when they are missing. The Makefile runs this BEFORE pip, because
 # pip builds PyGObject, pycairo and (for the tests) python-ldap from source against these headers.
-#   install-system-packages.sh run   -> ostree, gnupg, redis-server, and what pip needs to build `pip install -e .`
-#   install-system-packages.sh test  -> plus chromium, nginx, apache2, slapd and LDAP headers (what `make test` needs)
+#   install-system-packages.sh run   -> ostree, gnupg, redis-server, skopeo, buildah, and what pip needs to build
+#                                       `pip install -e .` (the worker copies, signs and builds images of OCI stages)
+#   install-system-packages.sh test  -> plus chromium, nginx, apache2, slapd, LDAP headers and docker-registry
+#                                       (what `make test` needs: the OCI tests start their own registry)
 #   install-system-packages.sh bench -> plus wrk (what `make bench` needs)
 # As root it uses apt-get (Debian, Ubuntu) or dnf (Fedora, RHEL); otherwise it prints the command to run and fails.
 # PYTHON names the interpreter the virtualenv is made from (default python3): its venv module and headers are checked.
@@ -20,6 +22,9 @@ needs=(
   "ostree:ostree:ostree"
   "gpg:gnupg:gnupg2"
   "redis-server:redis-server:redis"
+  # OCI stages: the worker inspects, copies and signs images with skopeo and builds them with buildah.
+  "skopeo:skopeo:skopeo"
+  "buildah:buildah:buildah"
   # Building the virtualenv and PyGObject (python bindings of libostree) from source.
   "py:import ensurepip, venv:python3-venv:python3"
   "py:import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))):python3-dev:python3-devel"
@@ -39,6 +44,8 @@ if [ "$profile" = test ] || [ "$profile" = bench ]; then
     "/usr/include/lber.h:libldap2-dev:openldap-devel"
     "/usr/include/sasl/sasl.h:libsasl2-dev:cyrus-sasl-devel"
     "openssl:openssl:openssl"
+    # The OCI tests start a throwaway registry (distribution) on a loopback port.
+    "/usr/bin/docker-registry|/usr/bin/registry:docker-registry:docker-distribution"
   )
 fi
 if [ "$profile" = bench ]; then

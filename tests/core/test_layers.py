@@ -1,9 +1,10 @@
-"""Dependencies between the apps run one way: ostree <- core <- releases <- fleet <- rollouts; no module cycles.
+"""Dependencies between the apps run one way: ostree <- oci <- core <- releases <- fleet <- rollouts; no module cycles.
 
 A lower layer never imports a higher one (not even inside a function); where it needs what a higher layer knows, a
 setting names a function of the higher layer (``PORTAL_*_PROVIDER``, read with ``import_string``). The wiring
 modules at the top of the package (settings, urls, celery, schedules, wsgi) may name every layer. ``ostree`` is
-plain Python: it imports neither Django nor any other part of the portal. Inside an app, no two modules import each
+plain Python: it imports neither Django nor any other part of the portal. ``oci`` (skopeo, buildah) sits beside it,
+plain Python too, and takes only the runner and the errors from ``ostree``. Inside an app, no two modules import each
 other (directly or round a loop): tasks import services, services send tasks by name (``services.queueing``).
 Imports under ``if TYPE_CHECKING:`` are for the type checker only and do not count.
 """
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import kinoite_portal
 
-LAYERS = ["ostree", "core", "releases", "fleet", "rollouts"]
+LAYERS = ["ostree", "oci", "core", "releases", "fleet", "rollouts"]
+# What the oci layer may take from ostree: running commands and the error types, nothing about ostree repos.
+OCI_MAY_USE_FROM_OSTREE = ("runner", "errors")
 PACKAGE = Path(kinoite_portal.__file__).parent
 
 
@@ -54,6 +57,13 @@ def _against_the_layers(source_layer: str, target: str, package_name: str) -> st
     if source_layer == "ostree":
         if parts[0] == "django" or (parts[0] == package_name and len(parts) > 1 and parts[1] != "ostree"):
             return "ostree is plain Python"
+        return ""
+    if source_layer == "oci":
+        if parts[0] == "django":
+            return "oci is plain Python"
+        if parts[0] == package_name and len(parts) > 1 and parts[1] != "oci":
+            allowed = parts[1] == "ostree" and (len(parts) == 2 or parts[2] in OCI_MAY_USE_FROM_OSTREE)
+            return "" if allowed and len(parts) > 2 else "oci takes only the runner and the errors from ostree"
         return ""
     above = parts[0] == package_name and len(parts) > 1 and parts[1] in LAYERS
     if above and LAYERS.index(parts[1]) > LAYERS.index(source_layer):
@@ -152,6 +162,22 @@ def test_it_keeps_ostree_free_of_django_and_the_rest_of_the_portal(tmp_path: Pat
     (package / "ostree").mkdir(parents=True)
     (package / "ostree" / "repo.py").write_text("from .runner import run\nfrom django.conf import settings\n")
     assert layer_violations(package, "portal") == ["ostree/repo.py:2 imports django.conf: ostree is plain Python"]
+
+
+def test_it_keeps_oci_plain_python_on_the_runner_and_errors_of_ostree(tmp_path: Path) -> None:
+    package = tmp_path / "portal"
+    (package / "oci").mkdir(parents=True)
+    (package / "oci" / "ok.py").write_text(
+        "from portal.ostree.runner import run\nfrom portal.ostree.errors import OstreeError\nfrom . import registry\n"
+    )
+    (package / "oci" / "bad.py").write_text(
+        "from portal.ostree.repo import Repo\nfrom django.conf import settings\nfrom portal.releases import models\n"
+    )
+    assert layer_violations(package, "portal") == [
+        "oci/bad.py:1 imports portal.ostree.repo: oci takes only the runner and the errors from ostree",
+        "oci/bad.py:2 imports django.conf: oci is plain Python",
+        "oci/bad.py:3 imports portal.releases: oci takes only the runner and the errors from ostree",
+    ]
 
 
 def test_it_finds_no_module_cycle() -> None:

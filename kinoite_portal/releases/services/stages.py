@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
+from kinoite_portal.oci.registry import ImageRepo, RegistryError, Skopeo
 from kinoite_portal.ostree import LockTimeout, LogSink, Repo, portal_lock
 from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Stage
@@ -67,3 +69,28 @@ def stage_summary_update(*, repo: Repo, stage: Stage) -> None:
         repo.update_summary()
     else:
         repo.update_summary(gpg_key_id=key.fingerprint, gpg_homedir=key.gnupg_home)
+
+
+def stage_image_repo(stage: Stage) -> ImageRepo:
+    """Return the registry repository of an OCI stage; raise PromotionError when the stage names none."""
+    if stage.kind != Stage.Kind.OCI:
+        raise PromotionError(f"The {stage.name} stage is an {stage.get_kind_display()}, not an OCI image repository.")
+    try:
+        return ImageRepo(stage.image_registry, stage.image_repository, tls_verify=stage.registry_tls_verify)
+    except RegistryError as exc:
+        raise PromotionError(f"The {stage.name} stage's registry is not usable: {exc} Fix it in the admin.") from None
+
+
+def stage_sigstore(stage: Stage) -> Path:
+    """Return the folder of the simple-signing signatures of ``stage``'s images (the lookaside store)."""
+    return Path(settings.PORTAL_SIGSTORE_ROOT) / stage.name
+
+
+def stage_skopeo(stage: Stage, *, log: LogSink | None = None) -> Skopeo:
+    """Return skopeo for jobs on ``stage``: the portal's timeout, the worker's registry auth file, its store."""
+    return Skopeo(
+        log=log,
+        timeout=settings.PORTAL_COMMAND_TIMEOUT,
+        auth_file=settings.PORTAL_REGISTRY_AUTH_FILE,
+        sigstore=stage_sigstore(stage),
+    )

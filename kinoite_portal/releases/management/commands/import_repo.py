@@ -7,12 +7,18 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.ostree import OstreeError
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.management.commands._promotion_common import stage_by_name
+from kinoite_portal.releases.models import Stage
+from kinoite_portal.releases.services.images import image_import
 from kinoite_portal.releases.services.repo_import import repo_import
 
 
 class Command(BaseCommand):
-    help = "Import commits and refs that exist in STAGE's repo but not in the database; report refs moved by hand."
+    help = (
+        "Import commits and refs that exist in STAGE's repo but not in the database; report refs moved by hand. "
+        "For an OCI stage: its repository's tags, each image by digest."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("stage", help="Stage name, e.g. dev or prod.")
@@ -20,8 +26,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         stage = stage_by_name(options["stage"])
         try:
-            report = repo_import(stage=stage)
-        except OstreeError as exc:
+            report = image_import(stage=stage) if stage.kind == Stage.Kind.OCI else repo_import(stage=stage)
+        except (OstreeError, PromotionError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{stage.name}: imported {report.commits_imported} commits")
         if report.history_recorded:
