@@ -30,7 +30,7 @@ from kinoite_portal.fleet.services.enrollment import (
     validate_hostname,
     validate_machine_id,
 )
-from kinoite_portal.fleet.status_parser import StatusError, parse_status
+from kinoite_portal.fleet.status_parser import StatusError, parse_bootc_status, parse_status
 
 ENROLLMENT_STATUS = {"invalid": 401, "expired": 410, "used_up": 410, "revoked": 410, "other_department": 409}
 GREENBOOT_VALUES = {"green", "red", "fallback", "unknown"}
@@ -118,7 +118,7 @@ def enroll(request: HttpRequest) -> JsonResponse:
 @login_not_required
 @json_post
 def checkin(request: HttpRequest) -> JsonResponse:
-    """Store a host's ``rpm-ostree status --json`` report."""
+    """Store a host's ``rpm-ostree status --json`` report, and its ``bootc status --json`` one when it sends it."""
     raw = require_bearer(request)
     # Only what the checks need: the JSON columns of the row are rewritten, never read, on a check-in.
     host = (
@@ -135,8 +135,9 @@ def checkin(request: HttpRequest) -> JsonResponse:
     machine_id = field(data, "machine_id", validate_machine_id)
     if machine_id != host.machine_id:
         raise ApiError(403, "wrong_host", "this token belongs to another machine")
-    if "status" not in data:
-        raise ApiError(400, "missing_field", "'status' is required")
+    bootc_doc = data.get("bootc")
+    if "status" not in data and bootc_doc is None:
+        raise ApiError(400, "missing_field", "'status' is required (or 'bootc' from bootc status --json)")
     greenboot = data.get("greenboot")
     if greenboot is not None and greenboot not in GREENBOOT_VALUES:
         raise ApiError(400, "invalid_field", "'greenboot' must be 'green', 'red', 'fallback', 'unknown' or null")
@@ -144,13 +145,20 @@ def checkin(request: HttpRequest) -> JsonResponse:
     if booted_default is not None and not isinstance(booted_default, bool):
         raise ApiError(400, "invalid_field", "'booted_default' must be true, false or null")
     try:
-        status = parse_status(data["status"])
+        status = parse_status(data["status"]) if "status" in data else None
     except StatusError as exc:
         raise ApiError(400, "invalid_status", str(exc)) from None
+    try:
+        bootc = parse_bootc_status(bootc_doc) if bootc_doc is not None else None
+    except StatusError as exc:
+        raise ApiError(400, "invalid_bootc", str(exc)) from None
+    if status is None and (bootc is None or bootc.booted is None):
+        raise ApiError(400, "missing_field", "'status' is required: bootc reports no booted image on this host")
     record = checkin_record(
         host=host,
         hostname=hostname,
         status=status,
+        bootc=bootc,
         report=data,
         greenboot=greenboot,
         booted_default=booted_default,

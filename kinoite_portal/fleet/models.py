@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from kinoite_portal.fleet.status_parser import Signature
+
 
 class Department(models.Model):
     """A part of the company whose head sees the rollout of its own desktops."""
@@ -63,6 +65,12 @@ class Host(models.Model):
     booted_ref = models.CharField(max_length=255, blank=True, db_index=True, help_text="The ref the host follows.")
     booted_layered = models.BooleanField(default=False)
     booted_is_container = models.BooleanField(default=False)
+    image_signature = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="For a bootc host, how it verifies the image it follows: insecure, unverified (no signature "
+        "required), container-policy or ostree-remote; empty for an ostree host.",
+    )
     staged_checksum = models.CharField(max_length=64, blank=True)
     staged_version = models.CharField(max_length=100, blank=True)
     rollback_checksum = models.CharField(max_length=64, blank=True)
@@ -86,6 +94,11 @@ class Host(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+    @property
+    def accepts_unsigned(self) -> bool:
+        """Return whether this bootc host would boot an image that nobody signed (``insecure`` or no policy)."""
+        return self.image_signature in Signature.ACCEPTS_UNSIGNED
 
 
 class CheckIn(models.Model):

@@ -224,3 +224,262 @@ def parse_status(doc: Any) -> HostStatus:
         update_driver=_optional_object(doc, "update-driver"),
         raw=doc,
     )
+
+
+# --- bootc ------------------------------------------------------------------------------------------------------------
+#
+# ``bootc status --json`` prints one ``BootcHost`` object (``apiVersion: org.containers.bootc/v1``; v1alpha1 before
+# bootc 1.0): ``spec.image`` is the image the host follows ({image, transport, signature}), and ``status.booted``,
+# ``status.staged`` and ``status.rollback`` are boot entries (or null), each with ``image`` = {image: {image,
+# transport, signature}, version, timestamp (RFC 3339), imageDigest ("sha256:..."), architecture}, ``cachedUpdate``
+# (the same shape: an update fetched but not staged), ``pinned``, ``incompatible`` and ``ostree`` {checksum,
+# deploySerial}. ``status.booted`` is null on a system that bootc did not deploy. ``signature`` is "insecure",
+# "containerPolicy", {"ostreeRemote": NAME}, or absent: absent means the image was fetched without signature
+# verification (``bootc switch`` without ``--enforce-container-sigpolicy``).
+
+BOOTC_API_VERSIONS = {"org.containers.bootc/v1", "org.containers.bootc/v1alpha1"}
+DIGEST_RE = re.compile(r"sha256:([0-9a-fA-F]{64})")
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+MAX_IMAGE_LENGTH = 255  # the column REGISTRY/REPOSITORY is stored in holds 255
+
+
+class Signature:
+    """What a bootc host verifies its image with, as stored in ``Host.image_signature``."""
+
+    INSECURE = "insecure"  # bootc reports "insecure": no verification at all
+    UNVERIFIED = "unverified"  # no signature requested: policy.json's default may accept anything
+    CONTAINER_POLICY = "container-policy"  # /etc/containers/policy.json must accept the image
+    OSTREE_REMOTE = "ostree-remote"  # an ostree remote's GPG keys verify the commit in the image
+    ACCEPTS_UNSIGNED = (INSECURE, UNVERIFIED)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A container image reference split the way the portal matches it to an OCI stage: REGISTRY/REPOSITORY:TAG."""
+
+    image: str
+    transport: str
+    registry: str
+    repository: str
+    tag: str
+    signature: str
+
+    @property
+    def origin(self) -> str:
+        """Return the reference as the host page shows it: the image, prefixed by its transport unless a registry."""
+        return self.image if self.transport == "registry" else f"{self.transport}:{self.image}"
+
+    @property
+    def source(self) -> str:
+        """Return REGISTRY/REPOSITORY for an image fetched from a registry, else "" (a local or archived image)."""
+        return f"{self.registry}/{self.repository}" if self.registry else ""
+
+
+@dataclass(frozen=True)
+class BootEntry:
+    """One of a bootc host's boot entries (booted, staged or rollback)."""
+
+    image: ImageRef
+    digest: str  # the manifest digest's 64 hex characters, lowercased
+    version: str
+    timestamp: datetime | None
+    architecture: str
+    pinned: bool
+    incompatible: bool
+    ostree_checksum: str
+    cached_update_digest: str
+
+    def summary(self, *, booted: bool = False, staged: bool = False) -> dict[str, Any]:
+        """Return the fields the host page shows, in the shape of ``Deployment.summary``."""
+        return {
+            "checksum": self.ostree_checksum,
+            "image_checksum": self.digest,
+            "version": self.version,
+            "local_version": self.version,
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "booted": booted,
+            "staged": staged,
+            "pinned": self.pinned,
+            "origin": self.image.origin,
+            "layered": False,
+            "container": True,
+            "packages": [],
+            "signature": self.image.signature,
+            "incompatible": self.incompatible,
+            "cached_update": self.cached_update_digest,
+        }
+
+
+@dataclass(frozen=True)
+class BootcStatus:
+    """A parsed ``bootc status --json`` document. ``booted`` is None when bootc did not deploy this system."""
+
+    spec_image: ImageRef | None
+    booted: BootEntry | None
+    staged: BootEntry | None
+    rollback: BootEntry | None
+    rollback_queued: bool
+    raw: dict[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def signature(self) -> str:
+        """Return the policy the next ``bootc upgrade`` verifies with: the spec's, else the booted image's."""
+        if self.spec_image is not None:
+            return self.spec_image.signature
+        return self.booted.image.signature if self.booted else ""
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Return the host page's deployments in rpm-ostree's order: staged, booted, rollback."""
+        out = []
+        if self.staged:
+            out.append(self.staged.summary(staged=True))
+        if self.booted:
+            out.append(self.booted.summary(booted=True))
+        if self.rollback:
+            out.append(self.rollback.summary())
+        return out
+
+
+def split_image(image: str) -> tuple[str, str, str]:
+    """Return (registry, repository, tag) of a registry image reference, as containers/image normalises it.
+
+    The first component is a registry when it has a dot or a port or is ``localhost``; otherwise the image is on
+    docker.io (``library/`` for single names). A reference by digest (``@sha256:...``) follows no tag: tag "".
+    """
+    name, _, digest = image.partition("@")
+    if digest and not DIGEST_RE.fullmatch(digest):
+        raise ValueError(f"'{image}' has a malformed digest")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, rest
+    else:
+        registry, path = "docker.io", name
+        if "/" not in path:
+            path = f"library/{path}"
+    last = path.rsplit("/", 1)[-1]
+    tag = ""
+    if ":" in last:
+        path, _, tag = path.rpartition(":")
+        if not TAG_RE.fullmatch(tag):
+            raise ValueError(f"'{image}' has a malformed tag")
+    if digest:
+        tag = ""
+    if not path or any(not part for part in path.split("/")) or path != path.lower():
+        raise ValueError(f"'{image}' is not a valid image reference (repository names are lowercase)")
+    return registry, path, tag
+
+
+def _signature(value: Any, where: str) -> str:
+    if value is None:
+        return Signature.UNVERIFIED
+    if value == "insecure":
+        return Signature.INSECURE
+    if value == "containerPolicy":
+        return Signature.CONTAINER_POLICY
+    if isinstance(value, dict) and set(value) == {"ostreeRemote"} and isinstance(value["ostreeRemote"], str):
+        return Signature.OSTREE_REMOTE
+    raise StatusError(f"{where}: 'signature' must be insecure, containerPolicy, {{ostreeRemote: NAME}} or null")
+
+
+def _image_ref(value: Any, where: str) -> ImageRef:
+    if not isinstance(value, dict):
+        raise StatusError(f"{where} must be an object with 'image' and 'transport'")
+    image = _text(value, "image", where, MAX_IMAGE_LENGTH)
+    transport = _text(value, "transport", where, 50)
+    if not image or not transport:
+        raise StatusError(f"{where}: 'image' and 'transport' are required")
+    registry = repository = tag = ""
+    if transport == "registry":
+        try:
+            registry, repository, tag = split_image(image)
+        except ValueError as exc:
+            raise StatusError(f"{where}: {exc}") from None
+    return ImageRef(
+        image=image,
+        transport=transport,
+        registry=registry,
+        repository=repository,
+        tag=tag,
+        signature=_signature(value.get("signature"), where),
+    )
+
+
+def _digest(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not DIGEST_RE.fullmatch(value):
+        raise StatusError(f"{where}: 'imageDigest' must be sha256: and 64 hexadecimal characters")
+    return value[len("sha256:") :].lower()
+
+
+def _rfc3339(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise StatusError(f"{where}: 'timestamp' must be an RFC 3339 date or null")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise StatusError(f"{where}: 'timestamp' must be an RFC 3339 date or null") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _image_status(value: Any, where: str) -> tuple[ImageRef, str, str, datetime | None, str]:
+    if not isinstance(value, dict):
+        raise StatusError(f"{where} must be an object")
+    return (
+        _image_ref(value.get("image"), f"{where}.image"),
+        _digest(value.get("imageDigest"), where),
+        _text(value, "version", where, MAX_VERSION_LENGTH),
+        _rfc3339(value.get("timestamp"), where),
+        _text(value, "architecture", where, 50),
+    )
+
+
+def parse_boot_entry(value: Any, where: str) -> BootEntry | None:
+    """Return one boot entry, None for null or an entry without an image (not from a container image)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise StatusError(f"{where} must be an object or null")
+    if value.get("image") is None:
+        return None
+    image, digest, version, timestamp, architecture = _image_status(value["image"], f"{where}.image")
+    cached = value.get("cachedUpdate")
+    cached_digest = _image_status(cached, f"{where}.cachedUpdate")[1] if cached is not None else ""
+    ostree = value.get("ostree")
+    if ostree is not None and not isinstance(ostree, dict):
+        raise StatusError(f"{where}.ostree must be an object or null")
+    return BootEntry(
+        image=image,
+        digest=digest,
+        version=version,
+        timestamp=timestamp,
+        architecture=architecture,
+        pinned=_flag(value, "pinned", where),
+        incompatible=_flag(value, "incompatible", where),
+        ostree_checksum=_checksum(ostree, "checksum", f"{where}.ostree", required=False) if ostree else "",
+        cached_update_digest=cached_digest,
+    )
+
+
+def parse_bootc_status(doc: Any) -> BootcStatus:
+    """Return the parsed ``bootc status --json`` document, or raise StatusError saying what is wrong."""
+    if not isinstance(doc, dict) or doc.get("kind") != "BootcHost":
+        raise StatusError("'bootc' must be the BootcHost object bootc status --json prints")
+    if doc.get("apiVersion") not in BOOTC_API_VERSIONS:
+        raise StatusError(f"'bootc.apiVersion' must be one of {', '.join(sorted(BOOTC_API_VERSIONS))}")
+    spec = {} if doc.get("spec") is None else doc["spec"]
+    status = {} if doc.get("status") is None else doc["status"]
+    if not isinstance(spec, dict) or not isinstance(status, dict):
+        raise StatusError("'bootc.spec' and 'bootc.status' must be objects")
+    others = [] if status.get("otherDeployments") is None else status["otherDeployments"]
+    if not isinstance(others, list) or len(others) > MAX_DEPLOYMENTS:
+        raise StatusError(f"'bootc.status.otherDeployments' must be a list of at most {MAX_DEPLOYMENTS} entries")
+    spec_image = spec.get("image")
+    return BootcStatus(
+        spec_image=_image_ref(spec_image, "bootc.spec.image") if spec_image is not None else None,
+        booted=parse_boot_entry(status.get("booted"), "bootc.status.booted"),
+        staged=parse_boot_entry(status.get("staged"), "bootc.status.staged"),
+        rollback=parse_boot_entry(status.get("rollback"), "bootc.status.rollback"),
+        rollback_queued=_flag(status, "rollbackQueued", "bootc.status"),
+        raw=doc,
+    )

@@ -75,3 +75,66 @@ def status_doc(*deployments: dict[str, Any], **top: Any) -> dict[str, Any]:
 
 def booted_on(checksum: str, **kwargs: Any) -> dict[str, Any]:
     return status_doc(deployment(checksum, booted=True, **kwargs))
+
+
+PROD_IMAGE = "registry.example.com/prod/kinoite"
+
+
+def bootc_entry(
+    digest: str,
+    *,
+    image: str = f"{PROD_IMAGE}:stable",
+    version: str | None = "41.20261125.0",
+    signature: Any = "containerPolicy",
+    cached_update: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Return one boot entry of ``bootc status --json`` (bootc 1.1, ``org.containers.bootc/v1``)."""
+    reference: dict[str, Any] = {"image": image, "transport": "registry"}
+    if signature is not None:
+        reference["signature"] = signature  # bootc leaves it out when no signature is verified
+
+    def image_status(hex_digest: str) -> dict[str, Any]:
+        return {
+            "image": reference,
+            "version": version,
+            "timestamp": "2026-11-25T04:38:57Z",
+            "imageDigest": f"sha256:{hex_digest}",
+            "architecture": "amd64",
+        }
+
+    entry: dict[str, Any] = {
+        "image": image_status(digest),
+        "cachedUpdate": image_status(cached_update) if cached_update else None,
+        "incompatible": False,
+        "pinned": False,
+        "store": "ostreeContainer",
+        "ostree": {"checksum": fake_checksum(f"ostree-{digest}"), "deploySerial": 0, "stateroot": "default"},
+    }
+    entry.update(extra)
+    return entry
+
+
+def bootc_doc(
+    booted: dict[str, Any] | None,
+    *,
+    staged: dict[str, Any] | None = None,
+    rollback: dict[str, Any] | None = None,
+    spec_image: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return a whole ``bootc status --json`` document; ``spec.image`` defaults to the booted entry's reference."""
+    if spec_image is None and booted is not None:
+        spec_image = booted["image"]["image"]
+    return {
+        "apiVersion": "org.containers.bootc/v1",
+        "kind": "BootcHost",
+        "metadata": {"name": "host"},
+        "spec": {"image": spec_image, "bootOrder": "default"},
+        "status": {
+            "staged": staged,
+            "booted": booted,
+            "rollback": rollback,
+            "rollbackQueued": False,
+            "type": "bootcHost" if booted is not None else None,
+        },
+    }

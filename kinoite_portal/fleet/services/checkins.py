@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from kinoite_portal.fleet.models import CheckIn, Host
 from kinoite_portal.fleet.signals import host_checked_in
-from kinoite_portal.fleet.status_parser import Deployment, HostStatus
+from kinoite_portal.fleet.status_parser import BootcStatus, BootEntry, Deployment, HostStatus
 
 GREENBOOT_STATES = {"green": Host.Health.GREEN, "red": Host.Health.RED, "fallback": Host.Health.FALLBACK}
 
@@ -33,28 +33,10 @@ def _deployment_fields(prefix: str, deployment: Deployment | None) -> dict[str, 
     }
 
 
-def checkin_record(
-    *,
-    host: Host,
-    hostname: str,
-    status: HostStatus,
-    report: dict[str, Any],
-    greenboot: str | None = None,
-    booted_default: bool | None = None,
-    remote_addr: str | None = None,
-) -> CheckIn:
-    """Store a host's latest state from its parsed status and append the raw report to its history.
-
-    The history is trimmed to PORTAL_CHECKIN_HISTORY by the hourly beat task (``checkin_history_trim_all``), not
-    here: a host checks in about hourly, so between two trims it is over the bound by one report at most, and every
-    check-in is spared a DELETE.
-    """
+def _ostree_fields(status: HostStatus) -> dict[str, Any]:
+    """Return the host's image fields from ``rpm-ostree status``: the commit each deployment runs, and its origin."""
     booted = status.booted
-    now = timezone.now()
     fields: dict[str, Any] = {
-        "hostname": hostname,
-        "last_checkin_at": now,
-        "is_silent": False,
         "booted_checksum": booted.image_checksum,
         "booted_version": booted.image_version,
         "booted_origin": booted.container_image_reference or booted.origin,
@@ -62,22 +44,84 @@ def checkin_record(
         "booted_ref": booted.ref,
         "booted_layered": booted.layered,
         "booted_is_container": booted.is_container,
+        "image_signature": "",
         "deployments": [d.summary() for d in status.deployments],
-        # No greenboot in this report means the agent could not read it: an older verdict is not kept.
-        "health": GREENBOOT_STATES.get(greenboot or "", Host.Health.UNKNOWN),
-        # The agent's word when it sent one, else what the order of the deployments says.
-        "booted_default": status.booted_is_default if booted_default is None else booted_default,
     }
     for prefix, deployment in (("staged", status.staged), ("rollback", status.rollback)):
         fields.update(_deployment_fields(prefix, deployment))
+    return fields
+
+
+def _bootc_fields(bootc: BootcStatus, booted: BootEntry) -> dict[str, Any]:
+    """Return the host's image fields from ``bootc status``: image digests, and REGISTRY/REPOSITORY:TAG followed.
+
+    The digest's hex is the image's checksum (an OCI stage's commits are recorded by it), so the rollout pages and
+    ring gates compare bootc hosts with the same checksum columns as ostree hosts.
+    """
+    fields: dict[str, Any] = {
+        "booted_checksum": booted.digest,
+        "booted_version": booted.version,
+        "booted_origin": booted.image.origin,
+        "booted_remote": booted.image.source,
+        "booted_ref": booted.image.tag if booted.image.source else "",
+        "booted_layered": False,
+        "booted_is_container": True,
+        "image_signature": bootc.signature,
+        "deployments": bootc.summaries(),
+    }
+    for prefix, entry in (("staged", bootc.staged), ("rollback", bootc.rollback)):
+        fields[f"{prefix}_checksum"] = entry.digest if entry else ""
+        fields[f"{prefix}_version"] = entry.version if entry else ""
+    return fields
+
+
+def checkin_record(
+    *,
+    host: Host,
+    hostname: str,
+    status: HostStatus | None,
+    report: dict[str, Any],
+    bootc: BootcStatus | None = None,
+    greenboot: str | None = None,
+    booted_default: bool | None = None,
+    remote_addr: str | None = None,
+) -> CheckIn:
+    """Store a host's latest state from its parsed status and append the raw report to its history.
+
+    A host that bootc deployed (``bootc.booted`` set) is recorded from bootc's report, whatever rpm-ostree says:
+    its checksums are image digests. Otherwise ``status`` (rpm-ostree's) is required.
+
+    The history is trimmed to PORTAL_CHECKIN_HISTORY by the hourly beat task (``checkin_history_trim_all``), not
+    here: a host checks in about hourly, so between two trims it is over the bound by one report at most, and every
+    check-in is spared a DELETE.
+    """
+    now = timezone.now()
+    if bootc is not None and bootc.booted is not None:
+        image_fields = _bootc_fields(bootc, bootc.booted)
+        default = status.booted_is_default if status is not None else True
+    elif status is not None:
+        image_fields = _ostree_fields(status)
+        default = status.booted_is_default
+    else:
+        raise ValueError("a check-in needs rpm-ostree's status or a bootc status with a booted image")
+    fields: dict[str, Any] = {
+        "hostname": hostname,
+        "last_checkin_at": now,
+        "is_silent": False,
+        **image_fields,
+        # No greenboot in this report means the agent could not read it: an older verdict is not kept.
+        "health": GREENBOOT_STATES.get(greenboot or "", Host.Health.UNKNOWN),
+        # The agent's word when it sent one, else what the order of the deployments says.
+        "booted_default": default if booted_default is None else booted_default,
+    }
     with transaction.atomic():
         # One UPDATE of the columns the report sets, without loading the row first.
         Host.objects.filter(pk=host.pk).update(**fields)
         checkin = CheckIn.objects.create(
             host=host,
             remote_addr=remote_addr,
-            booted_checksum=booted.image_checksum,
-            booted_version=booted.image_version,
+            booted_checksum=fields["booted_checksum"],
+            booted_version=fields["booted_version"],
             report=report,
         )
         for name, value in fields.items():
