@@ -186,6 +186,10 @@ PORTAL_GNUPG_ROOT = Path(env_str("PORTAL_GNUPG_ROOT", str(VAR_DIR / "gnupg")))
 PORTAL_COMPOSE_BACKEND = env_str("PORTAL_COMPOSE_BACKEND", "local")
 PORTAL_COMPOSE_WORKDIR = Path(env_str("PORTAL_COMPOSE_WORKDIR", str(VAR_DIR / "compose")))
 PORTAL_COMPOSE_TIMEOUT = env_int("PORTAL_COMPOSE_TIMEOUT", 3 * 3600)
+# Containerfile builds: buildah's image storage of the worker (vfs driver), and how RUN steps are isolated
+# ("" = buildah's default, oci; "chroot" where no OCI runtime works, e.g. inside an unprivileged container).
+PORTAL_BUILDAH_ROOT = Path(env_str("PORTAL_BUILDAH_ROOT", str(VAR_DIR / "buildah")))
+PORTAL_BUILDAH_ISOLATION = env_str("PORTAL_BUILDAH_ISOLATION", "")
 # The yum .repo files (and any treefile `include` targets) rpm-ostree reads next to the treefile.
 PORTAL_COMPOSE_CONFIG_DIR = Path(env_str("PORTAL_COMPOSE_CONFIG_DIR", str(VAR_DIR / "compose-config")))
 PORTAL_COMMAND_TIMEOUT = env_int("PORTAL_COMMAND_TIMEOUT", 1800)

@@ -46,7 +46,7 @@ def _broker(redis_url: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _portal_dirs(settings: Any, tmp_path: Path) -> Iterator[None]:
-    """Give every test its own repo root, lock, GnuPG and compose folders; stop the gpg-agents its keys started."""
+    """Give every test its own repo root, lock, GnuPG, compose and buildah folders; stop the gpg-agents it started."""
     settings.PORTAL_REPO_ROOT = tmp_path / "ostree"
     settings.PORTAL_LOCK_DIR = tmp_path / "locks"
     settings.PORTAL_GNUPG_ROOT = tmp_path / "gnupg"
@@ -54,6 +54,7 @@ def _portal_dirs(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.PORTAL_COMPOSE_CONFIG_DIR = tmp_path / "compose-config"
     settings.PORTAL_SIGSTORE_ROOT = tmp_path / "sigstore"
     settings.PORTAL_REGISTRY_AUTH_FILE = tmp_path / "registry-auth.json"
+    settings.PORTAL_BUILDAH_ROOT = tmp_path / "buildah"
     yield
     # gpg starts one agent per GnuPG home and leaves it running as a daemon after the test's folder is gone.
     for home in sorted((tmp_path / "gnupg").glob("*")):

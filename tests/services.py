@@ -6,12 +6,14 @@ real Redis and to the test database.
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -127,6 +129,7 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         "PORTAL_GNUPG_ROOT": str(settings.PORTAL_GNUPG_ROOT),
         "PORTAL_COMPOSE_WORKDIR": str(settings.PORTAL_COMPOSE_WORKDIR),
         "PORTAL_COMPOSE_CONFIG_DIR": str(settings.PORTAL_COMPOSE_CONFIG_DIR),
+        "PORTAL_BUILDAH_ROOT": str(settings.PORTAL_BUILDAH_ROOT),
         "PORTAL_COMPOSE_BACKEND": settings.PORTAL_COMPOSE_BACKEND,
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(PROJECT_DIR),
@@ -233,3 +236,34 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, messa
 def new_key_prefix() -> str:
     """Return a Redis key prefix unique to one test run."""
     return f"kp-test-{uuid.uuid4().hex[:12]}:"
+
+
+@contextmanager
+def stalling_http_url(name: str = "big.bin") -> Iterator[str]:
+    """Yield a loopback URL that sends the first KB of a 1 GB file and then stalls: a download of it never ends.
+
+    A build step that fetches it (``ADD <url>``) stays busy for as long as a test needs to cancel or time it out.
+    """
+    stop = threading.Event()
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 30))
+            self.end_headers()
+            self.wfile.write(b"x" * 1024)
+            self.wfile.flush()
+            stop.wait(60)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()

@@ -67,7 +67,7 @@ class TreefileAdmin(admin.ModelAdmin):
     """Every save goes through treefile_save, so it is validated and keeps a revision."""
 
     form = TreefileForm
-    list_display = ["name", "ref", "published_ref", "schedule", "enabled", "updated_at"]
+    list_display = ["name", "kind", "ref", "published_ref", "schedule", "enabled", "updated_at"]
     readonly_fields = ["revisions_link"]
 
     @admin.display(description="Revisions")
@@ -78,8 +78,8 @@ class TreefileAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{} revisions, with diffs</a>', url, obj.revisions.count())
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # A rename would start a new treefile with no history: the name is fixed once saved.
-        return ["name", "revisions_link"] if obj is not None else ["revisions_link"]
+        # A rename would start a new treefile with no history: the name (and the kind) is fixed once saved.
+        return ["name", "kind", "revisions_link"] if obj is not None else ["revisions_link"]
 
     def save_model(self, request: HttpRequest, obj: Treefile, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -90,6 +90,7 @@ class TreefileAdmin(admin.ModelAdmin):
             description=data.get("description", ""),
             schedule=data.get("schedule", ""),
             enabled=data.get("enabled", True),
+            kind=data.get("kind") or None,
             author=request.user,
             comment=data.get("comment", ""),
         )

@@ -1,6 +1,8 @@
 """Compose backends: one interface, chosen by ``settings.PORTAL_COMPOSE_BACKEND``.
 
 - ``rpm-ostree``: production. Runs ``rpm-ostree compose tree --unified-core`` on a build host that has it.
+- ``buildah``: Containerfiles (bootc images), for an OCI stage. Builds with ``buildah build`` in the worker's own
+  storage and pushes to the stage's registry under the Containerfile's tag; the outcome is the pushed digest.
 - ``local``: demos and tests. Builds a small deterministic bootable tree from the treefile and the demo package
   catalogue, and commits it with the metadata rpm-ostree writes. It executes NOTHING from ``postprocess`` or
   ``postprocess-script`` (shell meant for rpm-ostree's sandbox): the tree records those entries, unrun, in
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import configparser
+import hashlib
 import json
 import shutil
 import time
@@ -22,6 +25,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.utils import timezone
 
+from kinoite_portal.oci.build import BuildahStore, PushedImage, build_and_push
 from kinoite_portal.ostree import (
     CommitNotFound,
     LogSink,
@@ -34,6 +38,7 @@ from kinoite_portal.ostree import (
 )
 from kinoite_portal.ostree.treebuilder import canonical_json
 from kinoite_portal.releases import package_catalogue
+from kinoite_portal.releases.containerfile_schema import context_files
 
 
 class ComposeFailed(Exception):
@@ -58,15 +63,24 @@ class ComposeJob:
     log: LogSink = field(default_factory=NullLog)
     should_cancel: Callable[[], bool] = lambda: False
     day: date | None = None
+    # For an image build: where the image goes (registry/repository:tag), and the versions that tag already had.
+    image_reference: str = ""
+    tls_verify: bool = True
+    authfile: Path | None = None
+    existing_versions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ComposeOutcome:
-    """A new commit (``checksum``), or ``checksum=None`` when the inputs did not change."""
+    """A new commit (``checksum``), or ``checksum=None`` when the inputs did not change.
+
+    For an image build, ``checksum`` is the pushed manifest digest's hex and ``image`` what the build pushed.
+    """
 
     checksum: str | None
     input_hash: str
     version: str = ""
+    image: PushedImage | None = None
 
 
 class ComposeBackend(Protocol):
@@ -224,10 +238,71 @@ class RpmOstreeBackend:
         return ComposeOutcome(checksum=checksum, input_hash=input_hash, version=version)
 
 
-BACKENDS: dict[str, type[LocalBackend] | type[RpmOstreeBackend]] = {
+def image_version(releasever: str, day: date, existing: list[str]) -> str:
+    """Return the next version label of an image: ``<releasever>.<YYYYMMDD>.<n>``, or ``<YYYYMMDD>.<n>`` without one."""
+    if releasever:
+        return next_version(releasever, day, existing)
+    prefix = f"{day:%Y%m%d}."
+    serials = [int(v[len(prefix) :]) for v in existing if v.startswith(prefix) and v[len(prefix) :].isdigit()]
+    return f"{prefix}{max(serials) + 1 if serials else 0}"
+
+
+def buildah_store() -> BuildahStore:
+    """Return the worker's own buildah storage (PORTAL_BUILDAH_ROOT), apart from the host's container storage."""
+    root = Path(settings.PORTAL_BUILDAH_ROOT)
+    return BuildahStore(root=root / "storage", runroot=root / "run")
+
+
+class BuildahBackend:
+    """Build a Containerfile with buildah and push it to the OCI stage's registry (the ``buildah`` backend)."""
+
+    name = "buildah"
+
+    def compose(self, job: ComposeJob) -> ComposeOutcome:
+        content = job.treefile
+        if not job.image_reference:
+            raise ComposeFailed("a Containerfile builds into an OCI stage only (no registry/repository:tag given)")
+        input_hash = hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+        job.log.write(f"Input hash: {input_hash}")
+        context_dir = job.workdir / "context"
+        context_dir.mkdir(parents=True, exist_ok=True)
+        files = context_files(content)
+        for path, text, mode in files:
+            target = context_dir / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            target.chmod(mode)
+        containerfile = job.workdir / "Containerfile"
+        containerfile.write_text(str(content["containerfile"]), encoding="utf-8")
+        job.log.write(f"Context: {len(files)} files" + (": " + ", ".join(p for p, _, _ in files[:20]) if files else ""))
+        version = image_version(
+            str(content.get("releasever") or ""), job.day or timezone.now().date(), job.existing_versions
+        )
+        job.log.write(f"Building {job.image_reference} as version {version}")
+        pushed = build_and_push(
+            containerfile=containerfile,
+            context_dir=context_dir,
+            reference=job.image_reference,
+            store=buildah_store(),
+            workdir=job.workdir / "build",
+            labels={"version": version, "org.opencontainers.image.version": version},
+            tls_verify=job.tls_verify,
+            authfile=job.authfile,
+            isolation=settings.PORTAL_BUILDAH_ISOLATION,
+            log=job.log,
+            timeout=job.timeout,
+            should_cancel=job.should_cancel,
+        )
+        return ComposeOutcome(checksum=pushed.digest_hex, input_hash=input_hash, version=version, image=pushed)
+
+
+BACKENDS: dict[str, type[LocalBackend] | type[RpmOstreeBackend] | type[BuildahBackend]] = {
     LocalBackend.name: LocalBackend,
     RpmOstreeBackend.name: RpmOstreeBackend,
+    BuildahBackend.name: BuildahBackend,
 }
+# The backends that build Containerfiles (into OCI stages); every other backend composes treefiles (into ostree).
+IMAGE_BACKENDS = frozenset({BuildahBackend.name})
 
 
 def get_backend(name: str | None = None) -> ComposeBackend:

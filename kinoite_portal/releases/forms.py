@@ -40,16 +40,21 @@ class CodeTextarea(forms.Textarea):
 class TreefileForm(forms.ModelForm):  # type: ignore[type-arg]
     content = forms.CharField(
         widget=CodeTextarea(),
-        help_text='The rpm-ostree treefile as JSON. Its "ref" is the dev ref composes commit to.',
+        help_text='The rpm-ostree treefile as JSON (its "ref" is the dev ref composes commit to); for a Containerfile, '
+        '{"containerfile": "FROM ...", "tag": "latest", "context": {"etc/motd": "..."}}: the build is pushed to the '
+        "dev stage's tag, COPY and ADD read the context's files.",
     )
     comment = forms.CharField(max_length=200, required=False, help_text="Why this change (kept with the revision).")
 
     class Meta:
         model = Treefile
-        fields = ["name", "description", "published_ref", "schedule", "enabled"]
+        fields = ["name", "kind", "description", "published_ref", "schedule", "enabled"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            # Left out (older clients, scripts), a new treefile is an rpm-ostree treefile, as before kinds existed.
+            self.fields["kind"].required = False
         if self.instance.pk and not self.is_bound:
             self.initial["content"] = json.dumps(self.instance.content, indent=2, ensure_ascii=False)
 
@@ -69,6 +74,7 @@ class TreefileForm(forms.ModelForm):  # type: ignore[type-arg]
                 content=cleaned["content"],
                 published_ref=cleaned.get("published_ref", ""),
                 schedule=cleaned.get("schedule", "") or "",
+                kind=cleaned.get("kind") or self.instance.kind or Treefile.Kind.TREEFILE,
             )
         except TreefileInvalid as exc:
             for field, messages in exc.errors.items():

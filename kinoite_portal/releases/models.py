@@ -117,7 +117,13 @@ class Treefile(models.Model):
 
     @property
     def ref(self) -> str:
-        return str(self.content.get("ref", ""))
+        """Return the dev ref composes move: the treefile's ``ref``, or a Containerfile's ``tag``."""
+        key = "tag" if self.kind == self.Kind.CONTAINERFILE else "ref"
+        return str(self.content.get(key, ""))
+
+    @property
+    def is_containerfile(self) -> bool:
+        return self.kind == self.Kind.CONTAINERFILE
 
 
 class TreefileRevision(models.Model):

@@ -10,12 +10,18 @@ from typing import Any
 
 from croniter import croniter
 
+from kinoite_portal.oci.registry import RegistryError, validate_tag
 from kinoite_portal.ostree import InvalidRef, validate_ref
+from kinoite_portal.releases.containerfile_schema import containerfile_errors
 
 # A package spec as rpm-ostree takes it: a name, or several separated by whitespace in one string.
 PACKAGE_RE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
 BOOT_LOCATIONS = ("new", "modules", "both", "legacy")
 NAME_RE = re.compile(r"[-a-zA-Z0-9_]+")
+# The values of Treefile.Kind (the model is not imported here: this module is plain validation).
+KIND_TREEFILE = "treefile"
+KIND_CONTAINERFILE = "containerfile"
+KINDS = (KIND_TREEFILE, KIND_CONTAINERFILE)
 
 
 class TreefileInvalid(ValueError):
@@ -187,21 +193,39 @@ def schedule_error(schedule: str) -> str | None:
     return None
 
 
-def validate_treefile_settings(*, name: str, content: Any, published_ref: str, schedule: str = "") -> dict[str, Any]:
-    """Return ``content`` if the treefile and its settings are valid; raise TreefileInvalid naming every problem."""
+def validate_treefile_settings(
+    *, name: str, content: Any, published_ref: str, schedule: str = "", kind: str = KIND_TREEFILE
+) -> dict[str, Any]:
+    """Return ``content`` if the treefile and its settings are valid; raise TreefileInvalid naming every problem.
+
+    ``kind`` is ``treefile`` (rpm-ostree JSON, published under an ostree ref) or ``containerfile`` (a Containerfile
+    with its tag and context, published under an image tag).
+    """
     errors: dict[str, list[str]] = {}
     if not NAME_RE.fullmatch(name or ""):
         errors["name"] = [f"name {name!r} must be letters, digits, '-' and '_' (a slug)"]
-    content_errors = treefile_errors(content)
+    content_errors: dict[str, list[str]] = {}
+    if kind not in KINDS:
+        errors["kind"] = [f"kind {str(kind)[:40]!r} must be one of {', '.join(KINDS)}"]
+    elif kind == KIND_CONTAINERFILE:
+        content_errors = containerfile_errors(content)
+    else:
+        content_errors = treefile_errors(content)
     if content_errors:
         errors["content"] = [msg for messages in content_errors.values() for msg in messages]
-    try:
-        validate_ref(published_ref)
-    except InvalidRef as exc:
-        errors["published_ref"] = [f"published ref is not a valid ostree ref: {exc}"]
+    if kind == KIND_CONTAINERFILE:
+        try:
+            validate_tag(published_ref)
+        except RegistryError as exc:
+            errors["published_ref"] = [f"the published tag (the tag later stages publish the image under): {exc}"]
     else:
-        if isinstance(content, dict) and content.get("ref") == published_ref:
-            errors["published_ref"] = ["the published ref must differ from the dev ref the treefile composes to"]
+        try:
+            validate_ref(published_ref)
+        except InvalidRef as exc:
+            errors["published_ref"] = [f"published ref is not a valid ostree ref: {exc}"]
+        else:
+            if isinstance(content, dict) and content.get("ref") == published_ref:
+                errors["published_ref"] = ["the published ref must differ from the dev ref the treefile composes to"]
     problem = schedule_error(schedule)
     if problem:
         errors["schedule"] = [problem]

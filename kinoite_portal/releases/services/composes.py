@@ -15,24 +15,70 @@ from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import CommandCancelled, CommandError, CommandTimeout, LockTimeout
-from kinoite_portal.releases.compose_backends import ComposeCancelled, ComposeFailed, ComposeJob, get_backend
+from kinoite_portal.releases.compose_backends import (
+    IMAGE_BACKENDS,
+    BuildahBackend,
+    ComposeCancelled,
+    ComposeFailed,
+    ComposeJob,
+    ComposeOutcome,
+    get_backend,
+)
 from kinoite_portal.releases.errors import ComposeError
-from kinoite_portal.releases.models import Compose, Stage, Treefile
+from kinoite_portal.releases.models import Commit, Compose, Ref, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
+from kinoite_portal.releases.services.images import image_commit
 from kinoite_portal.releases.services.joblog import FLUSH_EVERY_S, JobLog
 from kinoite_portal.releases.services.queueing import task_send_on_commit
-from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
+from kinoite_portal.releases.services.stages import (
+    stage_image_repo,
+    stage_repo,
+    stage_repo_lock,
+    stage_skopeo,
+    stage_summary_update,
+)
 
 LOCK_POLL_S = 1.0
 SCHEDULE_WINDOW = timedelta(minutes=10)
 
 
-def compose_stage() -> Stage:
-    """Return the first stage (dev), which composes write to."""
-    stage = Stage.objects.order_by("order").first()
+def stage_kind_for(treefile: Treefile) -> str:
+    """Return the kind of stage ``treefile`` builds into: an OCI stage for a Containerfile, else an ostree stage."""
+    return Stage.Kind.OCI if treefile.kind == Treefile.Kind.CONTAINERFILE else Stage.Kind.OSTREE
+
+
+def compose_stage(treefile: Treefile | None = None) -> Stage:
+    """Return the stage composes of ``treefile`` write to: the first stage (dev) of the kind it builds into."""
+    stages = Stage.objects.order_by("order")
+    if treefile is None:
+        stage = stages.first()
+        if stage is None:
+            raise ComposeError("no stages are configured: add a dev stage (order 0) in the admin first")
+        return stage
+    kind = stage_kind_for(treefile)
+    stage = stages.filter(kind=kind).first()
     if stage is None:
-        raise ComposeError("no stages are configured: add a dev stage (order 0) in the admin first")
+        what = "Containerfile builds push" if kind == Stage.Kind.OCI else "treefile composes commit"
+        raise ComposeError(
+            f"no {Stage.Kind(kind).label} stage is configured, and {what} to one: add it in the admin first"
+            f" ({treefile.name} is a {treefile.get_kind_display()})"
+        )
     return stage
+
+
+def compose_stage_check(*, treefile: Treefile, stage: Stage) -> None:
+    """Raise ComposeError unless ``treefile`` can be built into ``stage`` (a Containerfile into OCI, else ostree)."""
+    if stage.kind == stage_kind_for(treefile):
+        return
+    if treefile.kind == Treefile.Kind.CONTAINERFILE:
+        raise ComposeError(
+            f"{treefile.name} is a Containerfile: it builds an image, which goes to an OCI stage, and {stage.name} is "
+            f"an {stage.get_kind_display()}; nothing was queued"
+        )
+    raise ComposeError(
+        f"{treefile.name} is an rpm-ostree treefile: it composes an ostree commit, and {stage.name} is an "
+        f"{stage.get_kind_display()} (images are built from a Containerfile); nothing was queued"
+    )
 
 
 def compose_request(
@@ -42,17 +88,31 @@ def compose_request(
     trigger: str = "manual",
     backend: str | None = None,
     enqueue: bool = True,
+    stage: Stage | None = None,
 ) -> Compose:
-    """Queue a compose of ``treefile``'s latest revision into the dev repo; the worker runs it after commit."""
+    """Queue a compose of ``treefile``'s latest revision into the dev stage; the worker runs it after commit.
+
+    A Containerfile is built by the ``buildah`` backend into the first OCI stage, a treefile by the configured compose
+    backend into the first ostree stage; ``stage`` names another one, refused when its kind does not fit.
+    """
     revision = treefile.revisions.order_by("-number").first()
     if revision is None:
         raise ComposeError(f"treefile {treefile.name} has no saved revision yet")
     if not treefile.enabled and trigger == "schedule":
         raise ComposeError(f"treefile {treefile.name} is disabled")
+    if stage is None:
+        stage = compose_stage(treefile)
+    compose_stage_check(treefile=treefile, stage=stage)
+    if treefile.kind == Treefile.Kind.CONTAINERFILE:
+        if backend not in (None, *IMAGE_BACKENDS):
+            raise ComposeError(f"backend {backend!r} composes treefiles; a Containerfile is built by buildah")
+        backend = backend or BuildahBackend.name
+    elif backend in IMAGE_BACKENDS:
+        raise ComposeError(f"backend {backend!r} builds Containerfiles; {treefile.name} is an rpm-ostree treefile")
     compose = Compose.objects.create(
         treefile=treefile,
         revision=revision,
-        stage=compose_stage(),
+        stage=stage,
         backend=backend or settings.PORTAL_COMPOSE_BACKEND,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
         trigger=trigger,
@@ -176,7 +236,9 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
     stage = compose.stage
     revision = compose.revision
     content = dict(revision.content)
-    dev_ref = str(content.get("ref", ""))
+    is_image = stage.kind == Stage.Kind.OCI
+    # The dev ref is the treefile's "ref", or the Containerfile's "tag" (an OCI stage's refs are its tags).
+    dev_ref = str(content.get("tag" if compose.treefile.kind == Treefile.Kind.CONTAINERFILE else "ref", ""))
     workdir = Path(settings.PORTAL_COMPOSE_WORKDIR) / f"compose-{compose.pk}"
     last_check = [0.0]
     cancelled = [False]
@@ -196,31 +258,44 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
             f"(backend {compose.backend}, timeout {limit:g} s)"
         )
         try:
+            # The stage's kind may have changed since the request: never push an image into an ostree stage.
+            compose_stage_check(treefile=compose.treefile, stage=stage)
+            if is_image != (compose.backend in IMAGE_BACKENDS):
+                raise ComposeError(f"backend {compose.backend} cannot write to the {stage.get_kind_display()}")
             backend = get_backend(compose.backend)
             if workdir.exists():
                 shutil.rmtree(workdir)
             workdir.mkdir(parents=True)
-            outcome = backend.compose(
-                ComposeJob(
-                    treefile=content,
-                    dev_ref=dev_ref,
-                    published_ref=revision.published_ref,
-                    repo_path=stage.repo_dir,
-                    workdir=workdir,
-                    revision_number=revision.number,
-                    timeout=limit,
-                    log=log,
-                    should_cancel=should_cancel,
-                )
+            job = ComposeJob(
+                treefile=content,
+                dev_ref=dev_ref,
+                published_ref=revision.published_ref,
+                repo_path=stage.repo_dir,
+                workdir=workdir,
+                revision_number=revision.number,
+                timeout=limit,
+                log=log,
+                should_cancel=should_cancel,
             )
-            if outcome.checksum is None:
+            if is_image:
+                job.image_reference = stage_image_repo(stage).tagged(dev_ref)
+                job.tls_verify = stage.registry_tls_verify
+                auth = Path(settings.PORTAL_REGISTRY_AUTH_FILE)
+                job.authfile = auth if auth.is_file() else None
+                job.existing_versions = _tag_versions(stage, dev_ref)
+            outcome = backend.compose(job)
+            if outcome.checksum is None or (is_image and _tag_head(stage, dev_ref) == outcome.checksum):
                 log.write("Unchanged: the input hash matches the current dev commit; no new commit")
                 return _finish(compose, log=log, state=Compose.State.UNCHANGED, input_hash=outcome.input_hash)
-            repo = stage_repo(stage, log=log)
-            commit = commit_import(repo=repo, checksum=outcome.checksum)
-            ref_move(stage=stage, ref_name=dev_ref, commit=commit, source="compose", compose=compose)
-            stage_summary_update(repo=repo, stage=stage)
-            log.write(f"Succeeded: {commit.version} {commit.checksum} ({commit.package_count} packages)")
+            if is_image:
+                commit = _image_record(stage=stage, tag=dev_ref, outcome=outcome, compose=compose, log=log)
+                log.write(f"Succeeded: {commit.version} sha256:{commit.checksum} ({stage.name}:{dev_ref})")
+            else:
+                repo = stage_repo(stage, log=log)
+                commit = commit_import(repo=repo, checksum=outcome.checksum)
+                ref_move(stage=stage, ref_name=dev_ref, commit=commit, source="compose", compose=compose)
+                stage_summary_update(repo=repo, stage=stage)
+                log.write(f"Succeeded: {commit.version} {commit.checksum} ({commit.package_count} packages)")
             return _finish(
                 compose, log=log, state=Compose.State.SUCCEEDED, input_hash=outcome.input_hash, commit=commit
             )
@@ -230,7 +305,7 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
                 compose,
                 log=log,
                 state=Compose.State.CANCELLED,
-                reason="Cancelled while running; the dev ref did not move",
+                reason=f"Cancelled while running; the dev {'tag' if is_image else 'ref'} did not move",
             )
         except ComposeCancelled as exc:
             return _finish(compose, log=log, state=Compose.State.CANCELLED, reason=str(exc))
@@ -243,6 +318,32 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
             return _finish(compose, log=log, state=Compose.State.FAILED, reason=reason)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _tag_versions(stage: Stage, tag: str) -> list[str]:
+    """Return the versions ``tag`` of ``stage`` has pointed at (the next image version counts on from them)."""
+    return list(
+        RefUpdate.objects.filter(ref__stage=stage, ref__name=tag)
+        .exclude(commit__version="")
+        .values_list("commit__version", flat=True)
+    )
+
+
+def _tag_head(stage: Stage, tag: str) -> str | None:
+    return Ref.objects.filter(stage=stage, name=tag).values_list("head__checksum", flat=True).first()
+
+
+def _image_record(*, stage: Stage, tag: str, outcome: ComposeOutcome, compose: Compose, log: JobLog) -> Commit:
+    """Record the pushed image, as the registry holds it (by digest), and move the dev tag's ref to it."""
+    if outcome.image is None:
+        raise ComposeFailed("the build reported no pushed image")
+    # By digest, not by tag: what is recorded is what this build pushed, even if the tag moved meanwhile.
+    info = stage_skopeo(stage, log=log).inspect(stage_image_repo(stage), digest=outcome.image.digest)
+    commit = image_commit(info=info, name=stage_image_repo(stage).name)
+    if not commit.input_hash:
+        Commit.objects.filter(pk=commit.pk, input_hash="").update(input_hash=outcome.input_hash)
+    ref_move(stage=stage, ref_name=tag, commit=commit, source="compose", compose=compose)
+    return commit
 
 
 def compose_schedule_due(*, now: datetime | None = None) -> list[Compose]:

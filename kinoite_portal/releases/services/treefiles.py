@@ -27,14 +27,32 @@ def treefile_save(
     author: Any = None,
     comment: str = "",
     enabled: bool | None = None,
+    kind: str | None = None,
 ) -> Treefile:
     """Validate, then create or update a treefile and record a new revision.
 
-    Raises TreefileInvalid (nothing saved) when the JSON, a key, a ref or the schedule is wrong. A save that leaves
+    ``kind`` is ``treefile`` (the default for a new one) or ``containerfile``; it is fixed once saved. Raises
+    TreefileInvalid (nothing saved) when the JSON, a key, a ref, the kind or the schedule is wrong. A save that leaves
     the content and the published ref as they were (only description, schedule or enabled changed) adds no revision.
     """
-    content = validate_treefile_settings(name=name, content=content, published_ref=published_ref, schedule=schedule)
+    existing = Treefile.objects.filter(name=name).first()
+    if kind is None:
+        kind = existing.kind if existing is not None else Treefile.Kind.TREEFILE
+    if existing is not None and existing.kind != kind:
+        # Its composes, commits and promotions were made for the other kind; a new name starts a clean history.
+        raise TreefileInvalid(
+            {
+                "kind": [
+                    f"treefile {name} is a {existing.get_kind_display()}; the kind is fixed once saved "
+                    f"(save the {Treefile.Kind(kind).label if kind in Treefile.Kind.values else kind} under a new name)"
+                ]
+            }
+        )
+    content = validate_treefile_settings(
+        name=name, content=content, published_ref=published_ref, schedule=schedule, kind=kind
+    )
     defaults: dict[str, Any] = {
+        "kind": kind,
         "content": content,
         "published_ref": published_ref,
         "description": description,
