@@ -125,6 +125,11 @@ class Treefile(models.Model):
     def is_containerfile(self) -> bool:
         return self.kind == self.Kind.CONTAINERFILE
 
+    @property
+    def stage_kind(self) -> str:
+        """Return the kind of stage this builds into: OCI for a Containerfile, ostree for an rpm-ostree treefile."""
+        return Stage.Kind.OCI if self.is_containerfile else Stage.Kind.OSTREE
+
 
 class TreefileRevision(models.Model):
     """One saved version of a treefile; composes name the revision they built."""
@@ -240,6 +245,19 @@ class Compose(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in self.FINISHED_STATES
+
+    @property
+    def dev_ref(self) -> str:
+        """Return the ref (an ostree ref, or an OCI stage's tag) this compose moves, as its revision names it."""
+        key = "tag" if self.treefile.kind == Treefile.Kind.CONTAINERFILE else "ref"
+        return str(self.revision.content.get(key, ""))
+
+    @property
+    def image_name(self) -> str:
+        """Return ``registry/repository`` of the OCI stage an image build pushes to, else ""."""
+        if self.stage.kind != Stage.Kind.OCI:
+            return ""
+        return f"{self.stage.image_registry}/{self.stage.image_repository}"
 
 
 class Promotion(models.Model):

@@ -42,11 +42,6 @@ LOCK_POLL_S = 1.0
 SCHEDULE_WINDOW = timedelta(minutes=10)
 
 
-def stage_kind_for(treefile: Treefile) -> str:
-    """Return the kind of stage ``treefile`` builds into: an OCI stage for a Containerfile, else an ostree stage."""
-    return Stage.Kind.OCI if treefile.kind == Treefile.Kind.CONTAINERFILE else Stage.Kind.OSTREE
-
-
 def compose_stage(treefile: Treefile | None = None) -> Stage:
     """Return the stage composes of ``treefile`` write to: the first stage (dev) of the kind it builds into."""
     stages = Stage.objects.order_by("order")
@@ -55,7 +50,7 @@ def compose_stage(treefile: Treefile | None = None) -> Stage:
         if stage is None:
             raise ComposeError("no stages are configured: add a dev stage (order 0) in the admin first")
         return stage
-    kind = stage_kind_for(treefile)
+    kind = treefile.stage_kind
     stage = stages.filter(kind=kind).first()
     if stage is None:
         what = "Containerfile builds push" if kind == Stage.Kind.OCI else "treefile composes commit"
@@ -68,7 +63,7 @@ def compose_stage(treefile: Treefile | None = None) -> Stage:
 
 def compose_stage_check(*, treefile: Treefile, stage: Stage) -> None:
     """Raise ComposeError unless ``treefile`` can be built into ``stage`` (a Containerfile into OCI, else ostree)."""
-    if stage.kind == stage_kind_for(treefile):
+    if stage.kind == treefile.stage_kind:
         return
     if treefile.kind == Treefile.Kind.CONTAINERFILE:
         raise ComposeError(
@@ -238,7 +233,7 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
     content = dict(revision.content)
     is_image = stage.kind == Stage.Kind.OCI
     # The dev ref is the treefile's "ref", or the Containerfile's "tag" (an OCI stage's refs are its tags).
-    dev_ref = str(content.get("tag" if compose.treefile.kind == Treefile.Kind.CONTAINERFILE else "ref", ""))
+    dev_ref = compose.dev_ref
     workdir = Path(settings.PORTAL_COMPOSE_WORKDIR) / f"compose-{compose.pk}"
     last_check = [0.0]
     cancelled = [False]
@@ -285,7 +280,11 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
                 job.existing_versions = _tag_versions(stage, dev_ref)
             outcome = backend.compose(job)
             if outcome.checksum is None or (is_image and _tag_head(stage, dev_ref) == outcome.checksum):
-                log.write("Unchanged: the input hash matches the current dev commit; no new commit")
+                log.write(
+                    f"Unchanged: the dev tag already names sha256:{outcome.checksum}; nothing to record"
+                    if is_image
+                    else "Unchanged: the input hash matches the current dev commit; no new commit"
+                )
                 return _finish(compose, log=log, state=Compose.State.UNCHANGED, input_hash=outcome.input_hash)
             if is_image:
                 commit = _image_record(stage=stage, tag=dev_ref, outcome=outcome, compose=compose, log=log)

@@ -13,7 +13,8 @@ from kinoite_portal.releases.services.treefiles import revision_diff
 @permission_required("releases.view_treefile", raise_exception=True)
 def treefile_detail(request: HttpRequest, name: str) -> HttpResponse:
     treefile = get_object_or_404(Treefile, name=name)
-    dev = Stage.objects.order_by("order").first()
+    # A Containerfile's images live in the first OCI stage, a treefile's commits in the first ostree stage.
+    dev = Stage.objects.filter(kind=treefile.stage_kind).order_by("order").first()
     history = (
         RefUpdate.objects.filter(ref__stage=dev, ref__name=treefile.ref)
         .select_related("commit", "compose")
