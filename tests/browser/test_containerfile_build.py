@@ -51,6 +51,11 @@ def test_compose_now_builds_the_image_and_the_page_follows_the_log_to_the_pushed
     page = new_page(1280, 900)
     sign_in(page, "rita")
     page.goto(f"{live_server.url}/releases/treefiles/{treefile.name}/")
+    settings = page.locator("section", has_text="Settings").inner_text()
+    assert "Containerfile (bootc image)" in settings
+    assert f"{oci_dev.image_registry}/dev/kinoite:latest" in settings
+    assert "etc/motd, etc/os-release" in settings
+    assert "LABEL ostree.bootable=1" in page.get_by_label("Containerfile").inner_text()
 
     page.get_by_role("button", name="Compose now").click()
     page.wait_for_url("**/releases/composes/*/")
@@ -67,6 +72,11 @@ def test_compose_now_builds_the_image_and_the_page_follows_the_log_to_the_pushed
     assert "STEP 2/6: COPY etc/ /etc/" in text
     assert f"Pushed {oci_dev.image_registry}/dev/kinoite:latest@sha256:{compose.commit.checksum}" in text
     shot(page, "compose-containerfile")
+
+    page.goto(f"{live_server.url}/releases/treefiles/{treefile.name}/")
+    history = page.locator("section", has_text="Dev history of").inner_text()
+    assert compose.commit.version in history
+    assert f"compose #{compose.pk}" in history
 
 
 def test_cancel_in_the_browser_stops_a_running_build(

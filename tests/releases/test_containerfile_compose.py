@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from kinoite_portal.releases.errors import ComposeError
@@ -206,3 +207,35 @@ def test_a_due_schedule_queues_a_buildah_compose_of_the_containerfile(oci_stages
     assert [(c.treefile, c.trigger, c.backend, c.stage) for c in started] == [
         (treefile, "schedule", "buildah", oci_stages["dev"])
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_compose_command_saves_a_containerfile_file_builds_it_and_reports_the_digest(
+    oci_stages, oci_registry, start_worker, tmp_path, capsys
+) -> None:
+    start_worker(queues="compose")
+    path = tmp_path / "kinoite-bootc.json"
+    path.write_text(json.dumps({"containerfile": CONTAINERFILE, "tag": "nightly", "context": {"etc/motd": "hi\n"}}))
+
+    call_command("compose", str(path), "--kind=containerfile", "--published-ref=stable", "--wait", "--wait-timeout=60")
+
+    out = capsys.readouterr().out
+    compose = Compose.objects.get()
+    assert (compose.treefile.kind, compose.stage.name, compose.state) == ("containerfile", "bootc-dev", "succeeded")
+    assert registry_digest(f"{oci_registry.host}/dev/kinoite:nightly") == f"sha256:{compose.commit.checksum}"
+    assert json.loads(out.strip().splitlines()[-1])["commit"] == compose.commit.checksum
+    # Without a releasever the version is the date and a serial.
+    assert compose.commit.version == f"{timezone.now().date():%Y%m%d}.0"
+
+
+@pytest.mark.django_db
+def test_the_compose_command_refuses_a_stage_of_the_other_kind(stages, oci_stages) -> None:
+    save_containerfile()
+
+    with pytest.raises(CommandError, match="kinoite-bootc is a Containerfile"):
+        call_command("compose", "kinoite-bootc", "--stage=dev")
+    with pytest.raises(CommandError, match="no stage named 'qa'"):
+        call_command("compose", "kinoite-bootc", "--stage=qa")
+
+    assert not Compose.objects.exists()

@@ -207,3 +207,13 @@ def test_the_admin_shows_the_kind_of_a_saved_treefile_but_does_not_change_it(adm
     treefile.refresh_from_db()
     assert treefile.kind == "containerfile"
     assert "Containerfile (bootc image)" in client.get(url).content.decode()
+
+
+def test_the_revision_diff_shows_the_containerfile_line_by_line(admin_user, client_for) -> None:
+    save()
+    save(containerfile=CONTAINERFILE.replace("COPY etc/ /etc/", "COPY etc/motd /etc/motd"))
+
+    page = client_for(admin_user).get("/releases/treefiles/kinoite-bootc/revisions/").content.decode()
+
+    assert '<span class="diff-removed">-  COPY etc/ /etc/</span>' in page
+    assert '<span class="diff-added">+  COPY etc/motd /etc/motd</span>' in page

@@ -87,8 +87,14 @@ def treefile_save(
 
 
 def _revision_lines(revision: TreefileRevision) -> list[str]:
-    text = json.dumps(revision.content, indent=2, sort_keys=True, ensure_ascii=False)
-    return [f"published_ref: {revision.published_ref}", *text.splitlines()]
+    content = dict(revision.content)
+    containerfile = content.pop("containerfile", None) if revision.treefile.is_containerfile else None
+    text = json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False)
+    lines = [f"published_ref: {revision.published_ref}"]
+    if isinstance(containerfile, str):
+        # Line by line, so a changed RUN line shows as that line, not as one changed JSON string.
+        lines += ["Containerfile:", *(f"  {line}" for line in containerfile.splitlines())]
+    return [*lines, *text.splitlines()]
 
 
 def revision_diff(*, old: TreefileRevision | None, new: TreefileRevision) -> list[str]:

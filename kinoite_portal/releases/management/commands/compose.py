@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kinoite_portal.core.queues import GRACE_SECONDS, queue_unconsumed_message
 from kinoite_portal.releases.errors import ComposeError
-from kinoite_portal.releases.models import Compose, Treefile
+from kinoite_portal.releases.models import Compose, Stage, Treefile
 from kinoite_portal.releases.services.composes import compose_request
 from kinoite_portal.releases.services.treefiles import treefile_save
 from kinoite_portal.releases.treefile_schema import TreefileInvalid, parse_treefile_json
@@ -30,6 +30,19 @@ class Command(BaseCommand):
         parser.add_argument("--published-ref", help="Published ref when TREEFILE is a file (default: the saved one).")
         parser.add_argument("--schedule", default=None, help="Cron schedule to save with a file (default: keep).")
         parser.add_argument("--comment", default="", help="Revision comment when TREEFILE is a file.")
+        parser.add_argument(
+            "--kind",
+            choices=[choice for choice, _ in Treefile.Kind.choices],
+            default=None,
+            help="Kind of a new treefile given as a file: treefile (rpm-ostree JSON, the default) or containerfile "
+            '({"containerfile": ..., "tag": ..., "context": {...}}).',
+        )
+        parser.add_argument(
+            "--stage",
+            default=None,
+            help="Stage to build into (default: the first stage of the treefile's kind: ostree for a treefile, OCI "
+            "for a Containerfile).",
+        )
         parser.add_argument("--wait", action="store_true", help="Wait for the compose and stream its log.")
         parser.add_argument(
             "--wait-timeout",
@@ -44,8 +57,13 @@ class Command(BaseCommand):
         if wait_timeout is not None and wait_timeout <= 0:
             raise CommandError("--wait-timeout must be a positive number of seconds")
         treefile = self._treefile(options)
+        stage = None
+        if options["stage"]:
+            stage = Stage.objects.filter(name=options["stage"]).first()
+            if stage is None:
+                raise CommandError(f"no stage named {options['stage']!r}")
         try:
-            compose = compose_request(treefile=treefile, trigger="command")
+            compose = compose_request(treefile=treefile, trigger="command", stage=stage)
         except ComposeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Compose #{compose.pk} of {treefile.name} r{compose.revision.number} queued")
@@ -67,7 +85,8 @@ class Command(BaseCommand):
         existing = Treefile.objects.filter(name=name).first()
         published_ref = options["published_ref"] or (existing.published_ref if existing else "")
         if not published_ref:
-            raise CommandError(f"treefile {name!r} is new: pass --published-ref (e.g. fedora/x86_64/kinoite/stable)")
+            example = "stable" if options["kind"] == Treefile.Kind.CONTAINERFILE else "fedora/x86_64/kinoite/stable"
+            raise CommandError(f"treefile {name!r} is new: pass --published-ref (e.g. {example})")
         try:
             content = parse_treefile_json(path.read_text())
             return treefile_save(
@@ -79,6 +98,7 @@ class Command(BaseCommand):
                 if options["schedule"] is not None
                 else (existing.schedule if existing else ""),
                 comment=options["comment"] or f"saved by manage.py compose from {path.name}",
+                kind=options["kind"],
             )
         except TreefileInvalid as exc:
             lines = [f"  {field or 'treefile'}: {msg}" for field, msgs in exc.errors.items() for msg in msgs]
