@@ -34,17 +34,20 @@ def _seed_fixed(cursor: Any, user_id: int) -> None:
     _sql(
         cursor,
         """
-        INSERT INTO releases_stage (id, name, "order", repo_path, public_url, required_approvals,
-            min_days_in_previous_stage, expedite_extra_approvals, rollback_required_approvals)
-        VALUES (1, 'dev', 0, 'bench-missing/dev', '', 1, 7, 1, 1), (2, 'prod', 1, 'bench-missing/prod', '', 1, 7, 1, 1)
+        INSERT INTO releases_stage (id, name, "order", kind, repo_path, image_registry, image_repository,
+            registry_tls_verify, public_url, required_approvals, min_days_in_previous_stage, expedite_extra_approvals,
+            rollback_required_approvals)
+        VALUES (1, 'dev', 0, 'ostree', 'bench-missing/dev', '', '', true, '', 1, 7, 1, 1),
+            (2, 'prod', 1, 'ostree', 'bench-missing/prod', '', '', true, '', 1, 7, 1, 1)
     """,
     )
     _sql(
         cursor,
         """
-        INSERT INTO releases_treefile (id, name, description, content, published_ref, schedule, enabled, created_at,
-            updated_at)
-        VALUES (1, 'kinoite', 'Fedora Kinoite for the office', %s::jsonb, %s, '0 2 * * *', true, now(), now())
+        INSERT INTO releases_treefile (id, name, kind, description, content, published_ref, schedule, enabled,
+            created_at, updated_at)
+        VALUES (1, 'kinoite', 'treefile', 'Fedora Kinoite for the office', %s::jsonb, %s, '0 2 * * *', true, now(),
+            now())
     """,
         [json.dumps({"ref": DEV_REF, "releasever": 41, "packages": ["plasma-desktop"]}), PROD_REF],
     )

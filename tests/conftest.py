@@ -70,6 +70,14 @@ def _fresh_ring_layout() -> None:
     layout_forget()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Start every test with an empty cache: a rolled-back test may leave rows whose ids the next test reuses."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., services.Worker]]:
     """Return a function that starts real Celery workers on the test database; all are stopped afterwards."""

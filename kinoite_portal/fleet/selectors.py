@@ -14,18 +14,22 @@ A layered host is counted on the image it runs (``base-checksum``), which is wha
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import (
     BooleanField,
     Case,
     CharField,
     Count,
     Exists,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -425,6 +429,34 @@ def _history(
     return AdoptionHistory(buckets=buckets, series=series, markers=markers, start=start, end=end)
 
 
+ADOPTION_CACHE_SECONDS = 3600
+
+
+def _first_sample_hour(start: datetime) -> datetime:
+    """Return the first whole hour at or after ``start``: samples stand for whole hours, so ``taken_at >= start``
+    and ``taken_at >= _first_sample_hour(start)`` select the same samples, and the key changes once an hour."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    return hour if hour == start else hour + timedelta(hours=1)
+
+
+def _cached_samples(name: str, since: datetime, filters: object, read: Callable[[], Any]) -> Any:
+    """Return ``read()`` (grouped samples and their versions), kept per process until the samples change.
+
+    The charts read a week of hourly samples per department, image and ref; grouping them costs the database
+    far more than the page's other queries, yet they change once an hour (``adoption_sample_take``, which
+    replaces the hour's rows: new ids) and commit versions never change. So the grouped rows are kept under the
+    newest sample id and the window's first hour: one index lookup finds out whether they are still current.
+    """
+    newest = AdoptionSample.objects.aggregate(newest=Max("id"))["newest"]
+    digest = hashlib.sha256(repr(filters).encode()).hexdigest()[:32]
+    key = f"fleet:adoption:{name}:{newest}:{since.isoformat()}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = read()
+        cache.set(key, value, ADOPTION_CACHE_SECONDS)
+    return value
+
+
 def adoption_history(
     *,
     department_ids: list[int] | None = None,
@@ -435,18 +467,29 @@ def adoption_history(
 ) -> AdoptionHistory:
     """Return the hourly adoption samples of some departments (None: all) and refs, summed per image.
 
-    Three queries whatever the fleet's size or history: the samples grouped per hour and image by the database,
-    the images' versions, and the ref moves of the window. The five biggest images get a layer each (the one in
-    ``highlight``, by default the newest head of the prod stage, always does), the rest share one.
+    A constant number of queries whatever the fleet's size or history: the newest sample id, then, once per
+    hour and process (``_cached_samples``), the samples grouped per hour and image by the database and the images'
+    versions; and the ref moves of the window. The five biggest images get a layer each (the one in ``highlight``,
+    by default the newest head of the prod stage, always does), the rest share one.
     """
     stage, highlight, start, end = _adoption_window(highlight, days, now)
-    samples = AdoptionSample.objects.filter(taken_at__gte=start)
-    if department_ids is not None:
-        samples = samples.filter(department_id__in=department_ids)
-    if refs is not None:
-        samples = samples.filter(ref__in=refs)
-    rows = list(samples.order_by().values_list("taken_at", "checksum").annotate(n=Sum("hosts")).order_by("taken_at"))
-    versions = _version_map({checksum for _, checksum, _ in rows})
+    since = _first_sample_hour(start)
+
+    def read() -> tuple[list[tuple[datetime, str, int]], dict[str, str]]:
+        samples = AdoptionSample.objects.filter(taken_at__gte=since)
+        if department_ids is not None:
+            samples = samples.filter(department_id__in=department_ids)
+        if refs is not None:
+            samples = samples.filter(ref__in=refs)
+        grouped = samples.order_by().values_list("taken_at", "checksum").annotate(n=Sum("hosts")).order_by("taken_at")
+        rows = list(grouped)
+        return rows, _version_map({checksum for _, checksum, _ in rows})
+
+    filters = (
+        sorted(department_ids) if department_ids is not None else None,
+        sorted(refs) if refs is not None else None,
+    )
+    rows, versions = _cached_samples("history", since, filters, read)
     markers = [marker for _, marker in _ref_moves(stage, start, end, refs)]
     return _history(rows, versions, markers, highlight, start, end)
 
@@ -454,16 +497,24 @@ def adoption_history(
 def adoption_history_per_ref(
     *, refs: list[str], highlight: str | None = None, days: int = ADOPTION_DAYS_SHOWN, now: datetime | None = None
 ) -> dict[str, AdoptionHistory]:
-    """Return one history per ref (the rings' refs), read with the same three queries as one history."""
+    """Return one history per ref (the rings' refs), read with the same queries as one history."""
+    if not refs:
+        return {}
     stage, highlight, start, end = _adoption_window(highlight, days, now)
-    rows = list(
-        AdoptionSample.objects.filter(taken_at__gte=start, ref__in=refs)
-        .order_by()
-        .values_list("ref", "taken_at", "checksum")
-        .annotate(n=Sum("hosts"))
-        .order_by("taken_at")
-    )
-    versions = _version_map({checksum for _, _, checksum, _ in rows})
+    since = _first_sample_hour(start)
+
+    def read() -> tuple[list[tuple[str, datetime, str, int]], dict[str, str]]:
+        grouped = (
+            AdoptionSample.objects.filter(taken_at__gte=since, ref__in=refs)
+            .order_by()
+            .values_list("ref", "taken_at", "checksum")
+            .annotate(n=Sum("hosts"))
+            .order_by("taken_at")
+        )
+        rows = list(grouped)
+        return rows, _version_map({checksum for _, _, checksum, _ in rows})
+
+    rows, versions = _cached_samples("per-ref", since, sorted(refs), read)
     moves = _ref_moves(stage, start, end, refs)
     return {
         ref: _history(

@@ -112,33 +112,52 @@ def ring_for_host(*, host: Host, stage: Stage) -> Ring | None:
     return Ring.objects.filter(pk=Subquery(ring_pk)).first()
 
 
-def ring_membership(stage: Stage) -> Case | None:
+@dataclass(frozen=True)
+class RingMembers:
+    """A stage's rings in order, with their departments (prefetched) and the ids of their single hosts."""
+
+    rings: list[Ring]
+    hosts: dict[int, list[int]]
+
+
+def ring_members(stage: Stage) -> RingMembers:
+    """Return the rings of ``stage`` with their members, in three queries (rings, departments, single hosts).
+
+    Read once per page and passed to ``ring_conditions``, ``ring_counts`` and ``department_rings``, which would
+    otherwise each read the same lists again.
+    """
+    rings = list(Ring.objects.filter(stage=stage).prefetch_related("departments").order_by("order"))
+    hosts: dict[int, list[int]] = defaultdict(list)
+    if rings:
+        through = Ring.hosts.through.objects.filter(ring_id__in=[ring.pk for ring in rings])
+        for ring_id, host_id in through.values_list("ring_id", "host_id"):
+            hosts[ring_id].append(host_id)
+    return RingMembers(rings=rings, hosts=dict(hosts))
+
+
+def ring_membership(stage: Stage, members: RingMembers | None = None) -> Case | None:
     """Return an SQL expression for the ring each host is in (see ``Ring``), or None when ``stage`` has no rings."""
-    conditions = ring_conditions(stage)
+    conditions = ring_conditions(stage, members)
     if conditions is None:
         return None
     ring_ids = {ring_id for _, ring_id in conditions[0]} | {conditions[1]}
     return _per_ring(conditions, {ring_id: ring_id for ring_id in ring_ids}, IntegerField())
 
 
-def ring_conditions(stage: Stage) -> tuple[list[tuple[Q, int]], int] | None:
+def ring_conditions(stage: Stage, members: RingMembers | None = None) -> tuple[list[tuple[Q, int]], int] | None:
     """Return the conditions that put a host in each ring of ``stage``, first match wins, and the last ring's id.
 
-    Built from the rings' member lists (three small queries), so the database compares columns with constants per
-    host instead of running a subquery per host. None when the stage has no rings.
+    Built from the rings' member lists (``ring_members``, read here unless given), so the database compares
+    columns with constants per host instead of running a subquery per host. None when the stage has no rings.
     """
-    ring_ids = list(Ring.objects.filter(stage=stage).order_by("order").values_list("pk", flat=True))
-    if not ring_ids:
+    members = members if members is not None else ring_members(stage)
+    if not members.rings:
         return None
-    listed: dict[int, list[int]] = defaultdict(list)
-    for ring_id, host_id in Ring.hosts.through.objects.filter(ring__stage=stage).values_list("ring_id", "host_id"):
-        listed[ring_id].append(host_id)
-    departments: dict[int, list[int]] = defaultdict(list)
-    through = Ring.departments.through.objects.filter(ring__stage=stage)
-    for ring_id, department_id in through.values_list("ring_id", "department_id"):
-        departments[ring_id].append(department_id)
+    ring_ids = [ring.pk for ring in members.rings]
+    departments = {ring.pk: [department.pk for department in ring.departments.all()] for ring in members.rings}
+    listed = members.hosts
     # Single hosts before departments, earlier rings before later ones.
-    conditions = [(Q(pk__in=listed[ring_id]), ring_id) for ring_id in ring_ids if listed[ring_id]]
+    conditions = [(Q(pk__in=listed[ring_id]), ring_id) for ring_id in ring_ids if listed.get(ring_id)]
     conditions += [(Q(department_id__in=departments[ring_id]), ring_id) for ring_id in ring_ids if departments[ring_id]]
     return conditions, ring_ids[-1]
 
@@ -153,14 +172,17 @@ def _per_ring(membership: tuple[list[tuple[Q, int]], int], values: dict[int, obj
     )
 
 
-def ring_counts(rollout: Rollout, rings: list[RolloutRing], now: datetime) -> dict[int | None, dict[str, int]]:
-    """Return {ring id: {category: hosts}} for the rollout's stage, in four queries whatever the fleet's size.
+def ring_counts(
+    rollout: Rollout, rings: list[RolloutRing], now: datetime, members: RingMembers | None = None
+) -> dict[int | None, dict[str, int]]:
+    """Return {ring id: {category: hosts}} for the rollout's stage, in four queries whatever the fleet's size
+    (one when ``members`` is given).
 
     The ring, its move time and whether its update timeout passed are flat CASEs over the members, so the grouped
     count reads each host once and nests nothing.
     """
     counts: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOST_CATEGORIES, 0))
-    membership = ring_conditions(rollout.stage)
+    membership = ring_conditions(rollout.stage, members)
     if membership is None:
         return counts
     _, last = membership
@@ -239,15 +261,17 @@ def gate_state(
     return Gate.OPEN if ring.auto_advance else Gate.AWAITING_APPROVAL
 
 
-def ring_progress(rollout: Rollout, *, now: datetime | None = None) -> list[RingProgress]:
+def ring_progress(
+    rollout: Rollout, *, now: datetime | None = None, members: RingMembers | None = None
+) -> list[RingProgress]:
     """Return, per ring of ``rollout`` in order, its host counts, gate state and time until the gate can open.
 
-    Five queries whatever the number of hosts and check-ins: the rollout's rings, the rings' members, and one
-    grouped count over the hosts.
+    Five queries whatever the number of hosts, check-ins and rings: the rollout's rings (with who advanced them),
+    the rings' members (three, none when ``members`` is given), and one grouped count over the hosts.
     """
     now = now or timezone.now()
-    rings = list(rollout.rings.select_related("ring").order_by("order"))
-    counts = ring_counts(rollout, rings, now)
+    rings = list(rollout.rings.select_related("ring", "advanced_by").order_by("order"))
+    counts = ring_counts(rollout, rings, now, members)
     progress = []
     for index, ring in enumerate(rings):
         next_ring = rings[index + 1] if index + 1 < len(rings) else None
@@ -314,16 +338,16 @@ def ring_etas(progress: list[RingProgress], *, rollout: Rollout, now: datetime |
     return etas
 
 
-def department_rings(stage: Stage) -> dict[int, Ring]:
+def department_rings(stage: Stage, members: RingMembers | None = None) -> dict[int, Ring]:
     """Return {department id: the ring of ``stage`` its hosts are in} for every department a ring lists.
 
     Departments in no ring are in the last ring (``stage_rings(stage).last()``), like single hosts outside rings.
     """
-    rings = {ring.pk: ring for ring in stage_rings(stage)}
-    membership = Ring.departments.through.objects.filter(ring__stage=stage).order_by("ring__order")
+    members = members if members is not None else ring_members(stage)
     result: dict[int, Ring] = {}
-    for ring_id, department_id in membership.values_list("ring_id", "department_id"):
-        result.setdefault(department_id, rings[ring_id])
+    for ring in members.rings:  # in order: the earlier ring wins
+        for department in ring.departments.all():
+            result.setdefault(department.pk, ring)
     return result
 
 
@@ -410,15 +434,16 @@ def rollout_arrivals(rollout: Rollout, progress: list[RingProgress], *, now: dat
 
 
 def _placements(
-    stage: Stage, rings: list[Ring], departments: list[Department], ring_arrival: dict[int, Arrival]
+    stage: Stage, members: RingMembers, departments: list[Department], ring_arrival: dict[int, Arrival]
 ) -> list[DepartmentPlacement]:
     """Return where each department's hosts are (``ring_membership``): the ring holding most, and the others."""
     if not departments:
         return []
+    rings = members.rings
     names = {ring.pk: ring.name for ring in rings}
-    home = {department_id: ring.pk for department_id, ring in department_rings(stage).items()}
+    home = {department_id: ring.pk for department_id, ring in department_rings(stage, members).items()}
     by_department: dict[int, dict[int, int]] = defaultdict(dict)
-    membership = ring_membership(stage)
+    membership = ring_membership(stage, members)
     if membership is not None:
         rows = (
             Host.objects.filter(department__in=departments)
@@ -450,19 +475,20 @@ def rollout_page(
 ) -> RolloutPage | None:
     """Return the stage's rings with its latest rollout (or ``rollout``), or None when the stage has no rings.
 
-    A constant number of queries: rings with their departments, the rollout, its ring progress (two), its events,
-    and the departments' hosts grouped per ring.
+    A constant number of queries whatever the number of hosts and rings: rings with their members (three), the
+    rollout, its ring progress (two), its events, and the departments' hosts grouped per ring.
     """
     if stage is None:
         return None
-    rings = list(Ring.objects.filter(stage=stage).prefetch_related("departments").order_by("order"))
+    members = ring_members(stage)
+    rings = members.rings
     if not rings:
         return None
     if rollout is None:
         latest = Rollout.objects.filter(stage=stage).order_by("-created_at", "-id")
         rollout = latest.select_related("stage", "commit", "previous_commit", "promotion").first()
     now = timezone.now()
-    progress = ring_progress(rollout, now=now) if rollout else []
+    progress = ring_progress(rollout, now=now, members=members) if rollout else []
     arrivals = rollout_arrivals(rollout, progress, now=now) if rollout else {}
     events = list(rollout.events.select_related("actor", "ring").order_by("-created_at", "-id")) if rollout else []
     ring_arrival = {item.ring.ring_id: arrivals[item.ring.pk] for item in progress if item.ring.ring_id}
@@ -473,5 +499,5 @@ def rollout_page(
         progress=progress,
         arrivals=arrivals,
         events=events,
-        placements=_placements(stage, rings, departments, ring_arrival),
+        placements=_placements(stage, members, departments, ring_arrival),
     )

@@ -162,6 +162,29 @@ def test_the_history_costs_the_same_queries_for_more_samples(finance: Any, sales
     assert count() == before
 
 
+def test_the_grouped_samples_are_read_once_and_read_again_when_the_next_sample_is_taken(
+    finance: Any, report: Any, prod_history: Any
+) -> None:
+    head, older = prod_history["head"].checksum, prod_history["older"].checksum
+    host = report(finance, "fin-1", older)
+    adoption_sample_take(now=hour_ago(1) + timedelta(minutes=2))
+
+    def read() -> tuple[dict[str, list[int]], int]:
+        with CaptureQueriesContext(connection) as ctx:
+            history = adoption_history(highlight=head)
+        return {s.key: s.values for s in history.series}, len(ctx.captured_queries)
+
+    first, first_queries = read()
+    again, kept_queries = read()
+    assert first == again == {older: [1]}
+    assert kept_queries < first_queries  # the grouped samples and versions were kept
+
+    Host.objects.filter(pk=host.pk).update(booted_checksum=head)
+    adoption_sample_take()  # this hour's sample: the kept rows no longer stand for the newest samples
+    now, _ = read()
+    assert now == {head: [0, 1], older: [1, 0]}
+
+
 def test_the_rollout_pages_draw_the_chart_as_svg_without_inline_style(
     finance: Any, report: Any, prod_history: Any, release_engineer: Any, client_for: Any
 ) -> None:
