@@ -166,10 +166,10 @@ def _seed_range(cursor: Any, lo: dict[str, int], hi: dict[str, int], user_id: in
         INSERT INTO fleet_host (id, hostname, machine_id, department_id, token_hash, token_prefix, enrolled_at,
             last_checkin_at, booted_checksum, booted_version, booted_origin, booted_remote, booted_ref, booted_layered,
             booted_is_container, staged_checksum, staged_version, rollback_checksum, rollback_version, health,
-            is_silent, deployments, booted_default)
+            is_silent, deployments, booted_default, image_signature)
         SELECT h, 'desk-' || lpad(h::text, 5, '0') || '.corp.example.com', md5('machine-' || h), 1 + h %% %(depts)s,
             encode(sha256(('token-' || h)::bytea), 'hex'), 'kph_' || substr(md5('t' || h), 1, 7), now(), now(), '', '',
-            '', 'prod', %(ref)s, true, false, '', '', '', '', 'green', false, '[]'::jsonb, true
+            '', 'prod', %(ref)s, true, false, '', '', '', '', 'green', false, '[]'::jsonb, true, ''
         FROM generate_series(%(lo)s + 1, %(hi)s) AS h
     """,
         {"lo": lo["hosts"], "hi": hi["hosts"], "depts": DEPARTMENTS, "ref": PROD_REF},

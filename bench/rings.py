@@ -125,14 +125,14 @@ def _seed_hosts(cursor: Any, lo: dict[str, int], hi: dict[str, int]) -> None:
         INSERT INTO fleet_host (id, hostname, machine_id, department_id, token_hash, token_prefix, enrolled_at,
             last_checkin_at, booted_checksum, booted_version, booted_origin, booted_remote, booted_ref, booted_layered,
             booted_is_container, staged_checksum, staged_version, rollback_checksum, rollback_version, health,
-            booted_default, is_silent, deployments)
+            booted_default, is_silent, deployments, image_signature)
         SELECT h, 'desk-' || lpad(h::text, 5, '0') || '.corp.example.com', md5('machine-' || h),
             (SELECT id FROM fleet_department ORDER BY id OFFSET h %% %(depts)s LIMIT 1),
             encode(sha256(('token-' || h)::bytea), 'hex'), 'kph_' || substr(md5('t' || h), 1, 7), now(),
             CASE WHEN h %% 100 BETWEEN 95 AND 97 THEN now() - interval '10 days' ELSE now() END,
             CASE WHEN h %% 100 < 62 THEN %(new)s ELSE %(old)s END, '41', 'prod:' || %(ref)s, 'prod', %(ref)s,
             false, false, '', '', '', '', CASE WHEN h %% 100 IN (60, 61) THEN 'red' ELSE 'green' END,
-            true, false, '[]'::jsonb
+            true, false, '[]'::jsonb, ''
         FROM generate_series(%(lo)s + 1, %(hi)s) AS h
     """,
         {"lo": lo["hosts"], "hi": hi["hosts"], "depts": DEPARTMENTS, "ref": PROD_REF, "new": new, "old": old},
