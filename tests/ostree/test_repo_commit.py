@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kinoite_portal.ostree import ListLog, Package, RawVariant, Repo, run
+from kinoite_portal.ostree import InvalidRef, ListLog, Package, RawVariant, Repo, run
 from tests.ostree.conftest import REF_DEV, REF_STABLE
 from tests.ostree.helpers import KERNEL_VERSION, evolve_tree, sample_packages
 
@@ -241,3 +241,29 @@ def test_delete_ref_deletes_only_that_ref(dev_commit: tuple[Repo, str]) -> None:
     assert repo.delete_ref("fedora/x86_64/kinoite/beta") is True
     assert repo.delete_ref("fedora/x86_64/kinoite/beta") is False
     assert repo.refs() == {REF_DEV: checksum}
+
+
+def test_without_packages_it_reads_everything_but_the_package_list(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    full = repo.read_commit(checksum)
+    header = repo.read_commit(checksum, packages=False)
+    assert full.packages == tuple(sample_packages())
+    assert header.packages == ()
+    assert "rpmostree.rpmdb.pkglist" not in header.metadata
+    assert header.metadata == {k: v for k, v in full.metadata.items() if k != "rpmostree.rpmdb.pkglist"}
+    assert (header.version, header.content_checksum, header.ref_binding, header.timestamp) == (
+        full.version,
+        full.content_checksum,
+        full.ref_binding,
+        full.timestamp,
+    )
+
+
+def test_it_resolves_only_local_refs_not_a_remotes_ref_of_the_same_name(dev_commit: tuple[Repo, str]) -> None:
+    repo, checksum = dev_commit
+    # A mirrored ref (`origin:NAME`): `rev-parse NAME` would find it, but no local ref NAME exists to promote from.
+    run(["ostree", "refs", f"--repo={repo.path}", f"--create=origin:{REF_STABLE}", checksum])
+    assert repo.resolve(REF_STABLE) is None
+    assert repo.resolve(REF_DEV) == checksum
+    with pytest.raises(InvalidRef):
+        repo.resolve("../escape")

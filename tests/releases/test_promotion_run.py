@@ -6,9 +6,11 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from kinoite_portal.core.models import AuditEvent
-from kinoite_portal.ostree import Repo
+from kinoite_portal.ostree import Repo, gvariant
 from kinoite_portal.releases.errors import PublishIncomplete
 from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
@@ -139,3 +141,30 @@ def test_a_step_failing_after_the_ref_moved_records_the_move_and_finishes_when_r
     assert summary.is_file()
     assert RefUpdate.objects.filter(ref__stage=stages["prod"]).count() == 1
     assert Repo(stages["prod"].repo_dir).fsck().ok
+
+
+def test_a_run_decodes_no_package_list_from_the_repo_or_the_database(
+    stages, make_dev_commit, release_engineer, approver, monkeypatch
+):
+    """Both commits are imported when the promotion is requested: the run needs their bindings, dates and checksums,
+    and a Kinoite-sized package list costs more to decode than the run's own ref and summary steps."""
+    first = make_dev_commit("41.20261125.0")
+    promotion_run(promotion_id=approved(promotion_request(user=release_engineer, checksum=first.checksum), approver).pk)
+    second = make_dev_commit("41.20261126.0", bash="5.2.37")
+    promotion = approved(promotion_request(user=release_engineer, checksum=second.checksum), approver)
+    decoded: list[object] = []
+    real = gvariant.packages_from_value
+    monkeypatch.setattr(gvariant, "packages_from_value", lambda value: decoded.append(value) or real(value))
+
+    with CaptureQueriesContext(connection) as queries:
+        done = promotion_run(promotion_id=promotion.pk)
+
+    assert done.state == Promotion.State.SUCCEEDED, done.log
+    assert Repo(stages["prod"].repo_dir).resolve(REF_STABLE) == second.checksum
+    assert done.previous_head == first
+    assert decoded == []
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert reads  # the run did read commit rows: just not their package lists
+    assert [sql for sql in reads if '"releases_commit"."packages"' in sql] == []
+    # The rows stay whole: a package list left out is read when asked for.
+    assert done.commit.packages == second.packages

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage
+from kinoite_portal.releases.selectors import COMMIT_HEAVY_FIELDS
 from kinoite_portal.releases.services.diffs import tree_diffs_after_ref_move
 
 
@@ -27,8 +28,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def commit_import(*, repo: Repo, checksum: str, **extra: Any) -> Commit:
-    """Return the database row for ``checksum``, reading the commit from ``repo`` the first time it is seen."""
-    existing = Commit.objects.filter(checksum=checksum).first()
+    """Return the database row for ``checksum``, reading the commit from ``repo`` the first time it is seen.
+
+    A row already there comes without its package list and metadata (loaded if read): a promotion run looks up two
+    commits this way, and decoding a Kinoite-sized package list from JSON twice over costs more than its own steps.
+    """
+    existing = Commit.objects.filter(checksum=checksum).defer(*COMMIT_HEAVY_FIELDS).first()
     if existing is not None:
         return existing
     info = repo.read_commit(checksum)

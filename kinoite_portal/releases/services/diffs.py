@@ -123,15 +123,25 @@ def pairs_for_ref_move(update: RefUpdate) -> list[tuple[Commit | None, Commit | 
         return pairs
     if stage.pk == last.pk:
         earlier = [t.ref for t in treefiles]
-        heads = Ref.objects.filter(stage__order__lt=last.order, name__in=earlier).select_related("head")
+        heads = (
+            Ref.objects.filter(stage__order__lt=last.order, name__in=earlier)
+            .select_related("head")
+            .defer(*selectors.without_heavy("head"))
+        )
         pairs += [(update.commit, ref.head) for ref in heads]
-        waiting = Promotion.objects.filter(
-            target_stage=last, target_ref=update.ref.name, state__in=Promotion.OPEN_STATES
-        ).select_related("commit")
+        waiting = (
+            Promotion.objects.filter(target_stage=last, target_ref=update.ref.name, state__in=Promotion.OPEN_STATES)
+            .select_related("commit")
+            .defer(*selectors.without_heavy("commit"), "log")
+        )
         pairs += [(update.commit, p.commit) for p in waiting]
     else:
         published = [t.published_ref for t in treefiles]
-        heads = Ref.objects.filter(stage=last, name__in=published).select_related("head")
+        heads = (
+            Ref.objects.filter(stage=last, name__in=published)
+            .select_related("head")
+            .defer(*selectors.without_heavy("head"))
+        )
         pairs += [(ref.head, update.commit) for ref in heads]
     return pairs
 
@@ -139,10 +149,12 @@ def pairs_for_ref_move(update: RefUpdate) -> list[tuple[Commit | None, Commit | 
 def tree_diffs_after_ref_move(*, update_id: int) -> None:
     """Count the pairs a ref move makes the pages compare: now for an earlier stage's ref, which only a worker
     (a compose, an import) moves; queued for the last stage's, so a promotion's own run does not wait for them."""
+    commits = ("commit", "previous_commit", "promotion__commit", "promotion__previous_head")
+    # Pairs need only ids and content checksums: four Kinoite-sized package lists would cost a promotion's worker
+    # more than its own steps. The counting reads the lists it compares (tree_diffs_compute).
     update = (
-        RefUpdate.objects.select_related(
-            "ref__stage", "commit", "previous_commit", "promotion__commit", "promotion__previous_head"
-        )
+        RefUpdate.objects.select_related("ref__stage", *commits)
+        .defer(*(name for relation in commits for name in selectors.without_heavy(relation)), "promotion__log")
         .filter(pk=update_id)
         .first()
     )

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
@@ -54,20 +56,22 @@ class _RunRepo(Repo):
     """A stage repo for one promotion run that reads each commit (by checksum) at most once.
 
     A commit never changes under its checksum, and the run reads commits only before it signs anything, so the
-    first answer stays right for the rest of the run. A new run (a retry) starts with nothing remembered.
+    first answer stays right for the rest of the run. A new run (a retry) starts with nothing remembered. A read with
+    the package list answers a later read without it too.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._commits: dict[str, CommitInfo] = {}
+        self._commits: dict[tuple[str, bool], CommitInfo] = {}
 
-    def read_commit(self, checksum_or_ref: str) -> CommitInfo:
+    def read_commit(self, checksum_or_ref: str, *, packages: bool = True) -> CommitInfo:
         if not is_checksum(checksum_or_ref):
-            return super().read_commit(checksum_or_ref)
+            return super().read_commit(checksum_or_ref, packages=packages)
         key = checksum_or_ref.lower()
-        if key not in self._commits:
-            self._commits[key] = super().read_commit(key)
-        return self._commits[key]
+        found = self._commits.get((key, True)) or self._commits.get((key, packages))
+        if found is None:
+            found = self._commits[(key, packages)] = super().read_commit(key, packages=packages)
+        return found
 
 
 def _stages(target_stage: Stage | None) -> tuple[Stage, Stage]:
@@ -121,7 +125,7 @@ def promotion_request(
     move_ref = publish_plan(stage=target_stage, ref=target_ref, kind=Promotion.Kind.PROMOTE).move_ref
     head = target_repo.resolve(move_ref) or target_repo.resolve(target_ref)
     if head is not None:
-        head_info = target_repo.read_commit(head)
+        head_info = target_repo.read_commit(head, packages=False)
         if head == checksum or head_info.content_checksum == commit.content_checksum:
             raise PromotionConflict(f"{target_stage.name} already publishes this tree as {move_ref} ({head[:10]}).")
         if commit.timestamp < head_info.timestamp:
@@ -209,7 +213,7 @@ def _already_published(promotion: Promotion, target: Repo, current: str | None, 
     previous = promotion.previous_head.checksum if promotion.previous_head else None
     if current is None or current == previous:
         return None
-    info = target.read_commit(current)
+    info = target.read_commit(current, packages=False)
     if current == promotion.commit.checksum or info.content_checksum == promotion.commit.content_checksum:
         log.write(f"# {promotion.publish_ref} already points at {current}: an earlier attempt published it")
         return current
@@ -242,10 +246,11 @@ def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: JobL
     # `ostree show`, not rev-parse: rev-parse echoes back any 64-hex value without checking it exists.
     if not source.has_commit(checksum):
         raise _Refused(f"Commit {checksum} is not in the {promotion.source_stage.name} repo; nothing was moved.")
-    info = source.read_commit(checksum)
+    # The run needs the binding, dates and content checksum, never the package list (the request imported it).
+    info = source.read_commit(checksum, packages=False)
     log.write(f"# {checksum}: version {info.version}, content {info.content_checksum}, binding {info.ref_binding}")
     if current is not None and current != checksum:
-        head = target.read_commit(current)
+        head = target.read_commit(current, packages=False)
         if info.timestamp < head.timestamp:
             raise _Refused(
                 f"Commit {checksum[:10]} ({info.timestamp:%Y-%m-%d %H:%M:%S}) is older than {ref}'s head "
@@ -270,7 +275,7 @@ def _publish_promote(promotion: Promotion, source: Repo, target: Repo, log: JobL
             # Bound once to every ref that will ever point at it, so each later gets this very checksum.
             bind_refs=bound,
         )
-    new_info = target.read_commit(published)
+    new_info = target.read_commit(published, packages=False)
     if new_info.content_checksum != info.content_checksum:
         raise _Refused(f"re-commit {published} has another tree than {checksum}; refusing to publish it")
     log.write(f"# re-committed as {published} (same content checksum {info.content_checksum})")
@@ -286,11 +291,11 @@ def _publish_rollback(promotion: Promotion, target: Repo, log: JobLog) -> tuple[
     done = _already_published(promotion, target, current, log)
     if done is not None:
         return done, False
-    old_info = target.read_commit(old.checksum)
+    old_info = target.read_commit(old.checksum, packages=False)
     if current is not None:
         # Clients refuse a "chronologically older" commit; commit dates have one-second resolution, so make sure
         # the forward commit is dated strictly after the head it replaces.
-        head_ts = target.read_commit(current).timestamp.timestamp()
+        head_ts = target.read_commit(current, packages=False).timestamp.timestamp()
         while time.time() < head_ts + 1:
             time.sleep(0.05)
     version = _rollback_version(old)
@@ -317,24 +322,31 @@ def _finish(promotion: Promotion, state: str, **fields: Any) -> bool:
     )
 
 
+def _run_queryset() -> QuerySet[Promotion]:
+    """Return promotions with what a run reads, for the first read and every refresh (a plain refresh_from_db
+    forgets the related rows, and reading them again one by one brings their package lists along)."""
+    commits = ("commit", "previous_head", "published_commit")
+    # The run reads the commits' checksums, dates and bindings; their package lists stay in the database.
+    return Promotion.objects.select_related(
+        *commits, "source_stage", "target_stage", "target_stage__signing_key"
+    ).defer(*(name for relation in commits for name in selectors.without_heavy(relation)))
+
+
 def promotion_run(*, promotion_id: int) -> Promotion:
     """Carry out a queued promotion or rollback; return early when it is already past that state."""
-    promotion = Promotion.objects.select_related(
-        "commit", "source_stage", "target_stage", "target_stage__signing_key", "previous_head"
-    ).get(pk=promotion_id)
+    promotion = _run_queryset().get(pk=promotion_id)
     if promotion.state not in (Promotion.State.QUEUED, Promotion.State.RUNNING):
         return promotion
     target_stage = promotion.target_stage
     with stage_repo_lock(target_stage, timeout=LOCK_TIMEOUT):
         # Claimed under the lock: "running" with the lock free therefore means the worker died (see requeue below).
+        # A resumed run keeps the time the first attempt started.
         claimed = Promotion.objects.filter(
             pk=promotion.pk, state__in=[Promotion.State.QUEUED, Promotion.State.RUNNING]
-        ).update(state=Promotion.State.RUNNING)
+        ).update(state=Promotion.State.RUNNING, started_at=Coalesce(F("started_at"), Value(timezone.now())))
+        promotion.refresh_from_db(from_queryset=_run_queryset())
         if not claimed:
-            promotion.refresh_from_db()
             return promotion
-        Promotion.objects.filter(pk=promotion.pk, started_at__isnull=True).update(started_at=timezone.now())
-        promotion.refresh_from_db()
         log = JobLog(Promotion, promotion.pk)
         if promotion.log:
             log.write(f"# {timezone.now():%Y-%m-%d %H:%M:%S} resuming: an earlier attempt stopped before finishing")
@@ -363,7 +375,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
             reason = str(exc) if not isinstance(exc, CommandError) else f"{exc} (see the log)"
             log.write(f"! failed: {reason}")
             _finish(promotion, Promotion.State.FAILED, failure_reason=reason[:500])
-            promotion.refresh_from_db()
+            promotion.refresh_from_db(from_queryset=_run_queryset())
             audit_record(
                 action="promotion.failed", actor_label="worker", obj=promotion, message=reason, commands=log.commands
             )
@@ -373,7 +385,7 @@ def promotion_run(*, promotion_id: int) -> Promotion:
             published = _record_published(promotion, published_checksum, recommit=recommit)
             log.write(f"# done: {target_stage.name}:{promotion.publish_ref} -> {published.checksum}")
             won = _finish(promotion, Promotion.State.SUCCEEDED, published_commit=published)
-            promotion.refresh_from_db()
+            promotion.refresh_from_db(from_queryset=_run_queryset())
             if won:
                 audit_record(
                     action="promotion.run",
