@@ -3,15 +3,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
+import socket
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.services import PROJECT_DIR, free_port, wait_until
+from tests.demo_stack import running_demo
+from tests.services import wait_until
 
 
 def pid_alive(pid: int) -> bool:
@@ -46,40 +46,46 @@ def healthz(port: int) -> dict[str, object] | None:
         return json.loads(body()) if body else None
 
 
+def gpg_agent_running(home: Path) -> bool:
+    """Return True when a gpg-agent answers on ``home``'s socket (asked without starting one)."""
+    socket_path = subprocess.run(
+        ["gpgconf", f"--homedir={home}", "--list-dirs", "agent-socket"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        try:
+            client.connect(socket_path)
+        except OSError:
+            return False
+    return True
+
+
 @pytest.mark.slow
 def test_run_portal_serves_with_a_live_worker_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
-    env["PORTAL_VAR_DIR"] = str(tmp_path / "var")
-    log_path = tmp_path / "run.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_portal", "--bind", f"127.0.0.1:{port}"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    # running_demo kills the children's sessions and the gpg-agents itself if anything here fails first.
+    with running_demo(tmp_path) as stack:
+        # Each gunicorn worker asks the Celery workers on its own: wait until the one answering has heard back.
         health = wait_until(
-            lambda: (h := healthz(port)) and h.get("status") == "ok" and h, timeout=90, message="healthz ok"
+            lambda: (h := healthz(stack.port)) and h.get("status") == "ok" and h, timeout=90, message="healthz ok"
         )
         assert health == {"status": "ok", "database": {"ok": True}, "redis": {"ok": True}, "workers": {"ok": True}}
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as response:
+        with urllib.request.urlopen(f"{stack.url}/login/", timeout=5) as response:
             assert b"Sign in" in response.read()
-        assert "sign in as engineer" in log_path.read_text()
-        children = [int(pid) for pid in re.findall(r"Started \w+ \(pid (\d+)\)", log_path.read_text())]
+        log_text = stack.log_path.read_text()
+        assert "sign in as engineer" in log_text
+        children = [int(pid) for pid in re.findall(r"Started \w+ \(pid (\d+)\)", log_text)]
         assert len(children) == 4  # redis, worker, beat, web
+        homes = sorted(home for home in (stack.checkout / "var" / "gnupg").iterdir() if home.is_dir())
+        # The demo's prod signing key started an agent: without one this test would prove nothing about stopping it.
+        assert [home for home in homes if gpg_agent_running(home)] != []
 
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
+        assert stack.stop() == 0
         assert [pid for pid in children if pid_alive(pid)] == []
         assert session_members(set(children)) == []  # no worker pool process or gunicorn worker left behind
-        assert "Stopped." in log_path.read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert [home for home in homes if gpg_agent_running(home)] == []
+        assert "Stopped." in stack.log_path.read_text()
 
 
 @pytest.mark.parametrize(

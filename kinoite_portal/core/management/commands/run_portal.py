@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kinoite_portal.core.demo import seed_users
 from kinoite_portal.core.run_state import run_state_read, run_state_remove, run_state_write
+from kinoite_portal.ostree import OstreeError, gpg
 
 DEFAULT_ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
 
@@ -207,7 +208,23 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name} did not stop in 20 s; killing it.")
                 proc.kill()
                 proc.wait(5)
+        self._stop_gpg_agents()
         self.stdout.write("Stopped.")
+
+    def _stop_gpg_agents(self) -> None:
+        """Stop the gpg-agents the demo's signing keys started (this process and the worker sign with them).
+
+        gpg starts one agent per GnuPG home as a daemon, outside the children's sessions, so stopping the children
+        leaves it running; it is stopped by its home, never by process name. Every home under the portal's GnuPG
+        root belongs to this checkout, and nothing signs any more once the worker has stopped.
+        """
+        root = Path(settings.PORTAL_GNUPG_ROOT)
+        homes = sorted(home for home in root.iterdir() if home.is_dir()) if root.is_dir() else []
+        for home in homes:
+            try:
+                gpg.kill_agent(home)
+            except OstreeError as exc:
+                self.stderr.write(f"Could not stop the gpg-agent of {home}: {exc}")
 
     def _announce(self, bind: str) -> None:
         self.stdout.write("")
