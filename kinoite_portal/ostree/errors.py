@@ -74,7 +74,9 @@ class ToolMissing(OstreeError):
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
-        package = "rpm-ostree" if binary == "rpm-ostree" else "gnupg" if binary in ("gpg", "gpgconf") else "ostree"
+        package = {"gpg": "gnupg", "gpgconf": "gnupg"}.get(binary, binary)
+        if package not in ("rpm-ostree", "gnupg", "skopeo", "buildah"):
+            package = "ostree"
         super().__init__(
             f"{binary!r} was not found on PATH; install the {package!r} package on this host "
             f"(e.g. apt-get install {package})"

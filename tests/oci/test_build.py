@@ -18,7 +18,7 @@ from kinoite_portal.oci.build import (
     build_and_push,
     buildah_build_argv,
 )
-from kinoite_portal.ostree import CommandCancelled, CommandTimeout, ListLog
+from kinoite_portal.ostree import CommandCancelled, CommandTimeout, ListLog, ToolMissing
 from tests.services import stalling_http_url
 
 pytestmark = pytest.mark.slow
@@ -215,3 +215,17 @@ def test_labels_are_checked_before_anything_runs(tmp_path, store) -> None:
                 iidfile=tmp_path / "iid",
                 labels=labels,
             )
+
+
+def test_a_host_without_buildah_is_told_which_package_to_install(tmp_path, store, monkeypatch) -> None:
+    containerfile, folder = context(tmp_path, "FROM scratch\n", {})
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+
+    with pytest.raises(ToolMissing, match="install the 'buildah' package"):
+        build_and_push(
+            containerfile=containerfile,
+            context_dir=folder,
+            reference="registry.example.com/dev/kinoite:latest",
+            store=store,
+            workdir=tmp_path / "work",
+        )

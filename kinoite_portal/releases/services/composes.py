@@ -25,7 +25,7 @@ from kinoite_portal.releases.compose_backends import (
     get_backend,
 )
 from kinoite_portal.releases.errors import ComposeError
-from kinoite_portal.releases.models import Commit, Compose, Ref, RefUpdate, Stage, Treefile
+from kinoite_portal.releases.models import Commit, Compose, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.commits import commit_import, ref_move
 from kinoite_portal.releases.services.images import image_commit
 from kinoite_portal.releases.services.joblog import FLUSH_EVERY_S, JobLog
@@ -279,12 +279,10 @@ def _run_locked(compose: Compose, limit: float) -> Compose:
                 job.authfile = auth if auth.is_file() else None
                 job.existing_versions = _tag_versions(stage, dev_ref)
             outcome = backend.compose(job)
-            if outcome.checksum is None or (is_image and _tag_head(stage, dev_ref) == outcome.checksum):
-                log.write(
-                    f"Unchanged: the dev tag already names sha256:{outcome.checksum}; nothing to record"
-                    if is_image
-                    else "Unchanged: the input hash matches the current dev commit; no new commit"
-                )
+            # An image build always pushes a new image (its base image or packages may have moved even when the
+            # Containerfile did not); only an ostree compose can find its inputs unchanged.
+            if outcome.checksum is None:
+                log.write("Unchanged: the input hash matches the current dev commit; no new commit")
                 return _finish(compose, log=log, state=Compose.State.UNCHANGED, input_hash=outcome.input_hash)
             if is_image:
                 commit = _image_record(stage=stage, tag=dev_ref, outcome=outcome, compose=compose, log=log)
@@ -326,10 +324,6 @@ def _tag_versions(stage: Stage, tag: str) -> list[str]:
         .exclude(commit__version="")
         .values_list("commit__version", flat=True)
     )
-
-
-def _tag_head(stage: Stage, tag: str) -> str | None:
-    return Ref.objects.filter(stage=stage, name=tag).values_list("head__checksum", flat=True).first()
 
 
 def _image_record(*, stage: Stage, tag: str, outcome: ComposeOutcome, compose: Compose, log: JobLog) -> Commit:
