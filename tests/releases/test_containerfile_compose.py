@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +33,19 @@ def registry_digest(reference: str) -> str | None:
         ["skopeo", "inspect", "--tls-verify=false", f"docker://{reference}"], capture_output=True, text=True
     )
     return json.loads(result.stdout)["Digest"] if result.returncode == 0 else None
+
+
+def buildah_pids(root: Path) -> list[int]:
+    """Return the ids of running buildah processes that use the storage under ``root`` (this test's only)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"buildah") and any(str(root).encode() in arg for arg in args):
+            found.append(int(cmdline.parent.name))
+    return found
 
 
 @pytest.fixture
@@ -239,3 +255,27 @@ def test_the_compose_command_refuses_a_stage_of_the_other_kind(stages, oci_stage
         call_command("compose", "kinoite-bootc", "--stage=qa")
 
     assert not Compose.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_build_whose_worker_was_killed_is_failed_by_the_next_delivery(
+    oci_stages, oci_registry, start_worker, stalling_url, settings
+) -> None:
+    worker = start_worker(queues="compose")
+    compose = compose_request(treefile=save_containerfile(f"FROM scratch\nADD {stalling_url} /extras.tar\n"))
+    wait_until(lambda: f": ADD {stalling_url}" in Compose.objects.get(pk=compose.pk).log, timeout=60, message="ADD")
+
+    worker.kill()
+    # buildah runs in a session of its own: the worker's death does not take it along (as with rpm-ostree).
+    builds = buildah_pids(settings.PORTAL_BUILDAH_ROOT)
+    assert builds, "buildah outlives its worker"
+    for pid in builds:
+        os.killpg(pid, signal.SIGKILL)
+    # The unacknowledged message is delivered again (acks_late); that delivery runs the same service.
+    compose = compose_run(compose_id=compose.pk)
+
+    assert compose.state == Compose.State.FAILED
+    assert compose.failure_reason == "Interrupted: the worker running this compose stopped before it finished"
+    assert registry_digest(f"{oci_registry.host}/dev/kinoite:latest") is None
+    assert not Ref.objects.exists()
