@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/v1/", include("kinoite_portal.fleet.api_urls")),
     path("api/v1/", include("kinoite_portal.rollouts.api_urls")),
     path("repo/<slug:stage>/<path:path>", repo.repo_file, name="repo_file"),
+    path("sigstore/<slug:stage>/<path:path>", repo.sigstore_file, name="sigstore_file"),
     # Browsers ask for /favicon.ico on pages that do not name an icon, such as the admin's.
     path("favicon.ico", login_not_required(RedirectView.as_view(url=static("img/favicon.svg"), permanent=True))),
 ]

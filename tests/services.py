@@ -131,6 +131,8 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         "PORTAL_COMPOSE_CONFIG_DIR": str(settings.PORTAL_COMPOSE_CONFIG_DIR),
         "PORTAL_BUILDAH_ROOT": str(settings.PORTAL_BUILDAH_ROOT),
         "PORTAL_COMPOSE_BACKEND": settings.PORTAL_COMPOSE_BACKEND,
+        "PORTAL_SIGSTORE_ROOT": str(settings.PORTAL_SIGSTORE_ROOT),
+        "PORTAL_REGISTRY_AUTH_FILE": str(settings.PORTAL_REGISTRY_AUTH_FILE),
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(PROJECT_DIR),
     }

@@ -15,6 +15,10 @@ class PromotionConflict(PromotionError):
     """Refused because of the current state (already open, already published, votes closed): HTTP 409 in the API."""
 
 
+class PublishRefused(PromotionError):
+    """A run found the stores in a state it must not publish from; nothing was moved (the promotion fails)."""
+
+
 class PublishIncomplete(Exception):
     """The ref already moved to the published commit, but a later step (sign, delta, summary) failed.
 

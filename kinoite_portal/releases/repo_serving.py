@@ -1,9 +1,11 @@
-"""Serving a stage's repo read-only at /repo/<stage>/ on a first run, where no Apache or nginx stands in front."""
+"""Serving a stage's repo read-only at /repo/<stage>/ on a first run, where no Apache or nginx stands in front; and
+the signatures of an OCI stage's images (its lookaside store) at /sigstore/<stage>/, which clients always read."""
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 from pathlib import Path
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -51,4 +53,25 @@ def repo_file_response(request: HttpRequest, repo_dir: Path, relative: str) -> H
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     response = FileResponse(path.open("rb"), content_type=content_type)
     response["Cache-Control"] = "public, max-age=31536000, immutable" if parts[0] in IMMUTABLE_TOP_LEVEL else "no-cache"
+    return response
+
+
+# What a container client ever asks a lookaside store for: <repository>@sha256=<hex>/signature-<n>.
+_SIGNATURE_PATH = re.compile(
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*@sha256=[0-9a-f]{64}/signature-[1-9][0-9]{0,5}"
+)
+
+
+def signature_file_response(store_dir: Path, relative: str) -> HttpResponseBase:
+    """Return one signature of a stage's lookaside store; refuse any other path.
+
+    A digest's signatures are added in place (a rollback signs again), so clients revalidate rather than cache.
+    """
+    if not _SIGNATURE_PATH.fullmatch(relative):
+        raise Http404("Not a signature of the store.")
+    path = (store_dir / relative).resolve()
+    if not path.is_relative_to(store_dir.resolve()) or not path.is_file():
+        raise Http404("No such signature.")
+    response = FileResponse(path.open("rb"), content_type="application/octet-stream")
+    response["Cache-Control"] = "no-cache"
     return response

@@ -20,6 +20,7 @@ PUBLIC = {
     "releases/stages/<slug:name>/key.asc",
     "fleet/agent/<str:name>",
     "repo/<slug:stage>/<path:path>",
+    "sigstore/<slug:stage>/<path:path>",
     "^static/(?P<path>.*)$",
     "api/v1/promotions",
     "api/v1/promotions/<int:pk>",

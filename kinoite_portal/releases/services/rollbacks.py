@@ -1,4 +1,5 @@
-"""Rollbacks: re-publish an earlier commit's tree as a forward commit, through the same approval."""
+"""Rollbacks, through the same approval: an ostree stage re-publishes an earlier tree as a forward commit, an OCI
+stage re-tags an earlier approved digest (the stage kind decides: ``releases.stage_kinds``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from kinoite_portal.releases.errors import PromotionConflict, PromotionError
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import policy_refresh
 from kinoite_portal.releases.services.diffs import tree_diffs_for_request
-from kinoite_portal.releases.services.stages import stage_repo_required
+from kinoite_portal.releases.stage_kinds import kind_of
 
 
 def rollback_candidates(*, stage: Stage, ref_name: str) -> list[Commit]:
@@ -54,7 +55,8 @@ def rollback_request(
     stage = stage or Stage.objects.order_by("-order").first()
     if stage is None:
         raise PromotionError("No stages are configured.")
-    repo = stage_repo_required(stage)
+    steps = kind_of(stage)
+    steps.require(stage)
     old = Commit.objects.filter(checksum=checksum).first()
     updates = RefUpdate.objects.filter(ref__stage=stage, commit__checksum=checksum).select_related("ref")
     if history_ref or ref_name:
@@ -65,7 +67,7 @@ def rollback_request(
             f"Commit {checksum[:10]} was never published in {stage.name}; only earlier "
             f"{stage.name} commits can be restored."
         )
-    if not repo.has_commit(checksum):
+    if not steps.holds(stage=stage, checksum=checksum):
         raise PromotionError(
             f"Commit {checksum[:10]} is no longer in the {stage.name} repo (pruned); it cannot be restored."
         )
