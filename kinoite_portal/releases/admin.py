@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from kinoite_portal.core.admin import ReadOnlyAdmin
 from kinoite_portal.releases import signing_admin
 from kinoite_portal.releases.errors import SigningKeyError
-from kinoite_portal.releases.forms import TreefileForm
+from kinoite_portal.releases.forms import StageForm, TreefileForm
 from kinoite_portal.releases.models import (
     Approval,
     Commit,
@@ -29,7 +29,8 @@ from kinoite_portal.releases.services.treefiles import treefile_save
 
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
-    list_display = ["name", "order", "repo_path", "public_url", "signing_key", "required_approvals"]
+    form = StageForm
+    list_display = ["name", "order", "kind", "repo_path", "image_registry", "image_repository", "signing_key"]
     # Signing keys: Generate and Import buttons on the stage's page (templates/admin/releases/stage/change_form.html),
     # and generate as a bulk action.
     actions = [signing_admin.generate_signing_key]

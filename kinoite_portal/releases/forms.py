@@ -9,7 +9,8 @@ from django import forms
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from kinoite_portal.releases.models import Treefile
+from kinoite_portal.releases.models import Stage, Treefile
+from kinoite_portal.releases.services.stages import stage_kind_errors
 from kinoite_portal.releases.treefile_schema import (
     TreefileInvalid,
     parse_treefile_json,
@@ -79,4 +80,49 @@ class TreefileForm(forms.ModelForm):  # type: ignore[type-arg]
         except TreefileInvalid as exc:
             for field, messages in exc.errors.items():
                 self.add_error(field if field in self.fields else None, messages)
+        return cleaned
+
+
+class StageForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A stage in the admin: what its kind needs is checked before anything is saved."""
+
+    public_url = forms.URLField(
+        required=False, assume_scheme="https", help_text=Stage._meta.get_field("public_url").help_text
+    )
+
+    class Meta:
+        model = Stage
+        fields = [
+            "name",
+            "order",
+            "kind",
+            "repo_path",
+            "image_registry",
+            "image_repository",
+            "registry_tls_verify",
+            "public_url",
+            "signing_key",
+            "required_approvals",
+            "min_days_in_previous_stage",
+            "expedite_extra_approvals",
+            "rollback_required_approvals",
+            "retention_depth",
+        ]
+        help_texts = {
+            "kind": "An OCI stage's registry credentials are not kept here: put them in the worker's containers "
+            "auth file (PORTAL_REGISTRY_AUTH_FILE, mode 0600), e.g. with skopeo login --authfile.",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        errors = stage_kind_errors(
+            kind=str(cleaned.get("kind") or ""),
+            repo_path=str(cleaned.get("repo_path") or ""),
+            image_registry=str(cleaned.get("image_registry") or ""),
+            image_repository=str(cleaned.get("image_repository") or ""),
+        )
+        for name, message in errors.items():
+            self.add_error(name if name in self.fields else None, message)
+        if self.instance.pk and "kind" in self.changed_data and self.instance.refs.exists():
+            self.add_error("kind", "This stage already has refs or tags recorded; its kind cannot change.")
         return cleaned

@@ -15,7 +15,7 @@ from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.images import image_record
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from kinoite_portal.releases.services.rollbacks import rollback_request
-from kinoite_portal.releases.services.signing import signing_key_generate
+from kinoite_portal.releases.services.signing import signing_key_generate, stage_resign
 from kinoite_portal.releases.services.stages import stage_sigstore
 from kinoite_portal.releases.tasks.promotion import promotion_run_task
 from tests.oci.conftest import push_dev_image
@@ -201,3 +201,21 @@ def test_a_promotion_between_an_ostree_and_an_oci_stage_is_refused(
     Stage.objects.filter(name="prod").update(kind=Stage.Kind.OSTREE, repo_path=str(tmp_path / "prod-repo"))
     with pytest.raises(PromotionError, match="within one kind of stage"):
         promotion_request(user=release_engineer, checksum=commit.checksum)
+
+
+def test_a_new_key_re_signs_each_published_tag_once(
+    oci_stages, signed_oci_prod, containerfile, oci_registry, tmp_path, release_engineer, approver
+):
+    v1 = _dev_image(oci_registry, tmp_path, oci_stages, "41.1")
+    _promoted(release_engineer, approver, v1)
+    signing_key_generate(
+        stage=signed_oci_prod, name="Prod images 2027", email="prod@portal.invalid", queue_resign=False
+    )
+    signed_oci_prod.refresh_from_db()
+    assert not _signed_for(signed_oci_prod, oci_registry, v1.checksum, "stable")
+
+    report = stage_resign(stage=signed_oci_prod)
+
+    assert report.signed == [f"stable@sha256:{v1.checksum}"]
+    assert _signed_for(signed_oci_prod, oci_registry, v1.checksum, "stable")
+    assert stage_resign(stage=signed_oci_prod).signed == []  # nothing twice

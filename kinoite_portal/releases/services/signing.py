@@ -18,10 +18,11 @@ from django.db import transaction
 
 from kinoite_portal.core.audit import audit_record
 from kinoite_portal.ostree import OstreeError, gpg
-from kinoite_portal.releases.errors import SigningKeyError
+from kinoite_portal.releases.errors import PromotionError, SigningKeyError
 from kinoite_portal.releases.models import SigningKey, Stage
 from kinoite_portal.releases.services.queueing import task_send_on_commit
-from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
+from kinoite_portal.releases.services.stages import stage_repo_lock
+from kinoite_portal.releases.stage_kinds import kind_of
 
 # gpg-agent listens on sockets inside the GnuPG home; a unix socket path longer than this cannot be bound.
 SOCKET_PATH_LIMIT = 107
@@ -169,19 +170,11 @@ def stage_resign(*, stage: Stage, lock_timeout: float = 60.0) -> ResignReport:
     key = stage.signing_key
     if key is None:
         raise SigningKeyError(f"Stage {stage.name} has no signing key; nothing was signed.")
-    repo = stage_repo(stage)
-    if not repo.exists():
-        raise SigningKeyError(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was signed.")
     with stage_repo_lock(stage, timeout=lock_timeout):
-        heads = sorted(set(repo.refs().values()))
-        signed = [head for head in heads if repo.gpg_sign(head, key.fingerprint, key.gnupg_home)]
-        deltas = []
-        for name in repo.static_deltas():
-            source, _, target = name.rpartition("-")
-            if target in signed and (not source or repo.has_commit(source)):
-                repo.generate_static_delta(source or None, target, force=True)
-                deltas.append(name)
-        stage_summary_update(repo=repo, stage=stage)
+        try:
+            heads, signed, deltas = kind_of(stage).resign(stage=stage, key=key)
+        except PromotionError as exc:
+            raise SigningKeyError(f"{exc} Nothing was signed.") from None
     audit_record(
         action="signing_key.resign",
         actor_label="worker",

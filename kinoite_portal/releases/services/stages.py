@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from kinoite_portal.oci.registry import ImageRepo, RegistryError, Skopeo
+from kinoite_portal.oci.registry import ImageRepo, RegistryError, Skopeo, validate_registry, validate_repository
 from kinoite_portal.ostree import LockTimeout, LogSink, Repo, portal_lock
 from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Stage
@@ -94,3 +94,30 @@ def stage_skopeo(stage: Stage, *, log: LogSink | None = None) -> Skopeo:
         auth_file=settings.PORTAL_REGISTRY_AUTH_FILE,
         sigstore=stage_sigstore(stage),
     )
+
+
+def stage_kind_errors(*, kind: str, repo_path: str, image_registry: str, image_repository: str) -> dict[str, str]:
+    """Return field -> message for what a stage of ``kind`` lacks or gets wrong (empty when the stage is usable).
+
+    An OSTree stage needs its repo path; an OCI stage its registry and repository, in the forms registries accept
+    (credentials never go here: they live in the worker's auth file, PORTAL_REGISTRY_AUTH_FILE).
+    """
+    errors: dict[str, str] = {}
+    if kind == Stage.Kind.OSTREE:
+        if not repo_path.strip():
+            errors["repo_path"] = "An OSTree stage needs the path of its repo."
+        return errors
+    if kind != Stage.Kind.OCI:
+        return {"kind": f"Unknown kind of stage {kind!r}."}
+    for name, value, validate, example in (
+        ("image_registry", image_registry, validate_registry, "registry.example.com:5000"),
+        ("image_repository", image_repository, validate_repository, "prod/kinoite"),
+    ):
+        if not value.strip():
+            errors[name] = f"An OCI stage needs this, e.g. {example}."
+            continue
+        try:
+            validate(value)
+        except RegistryError as exc:
+            errors[name] = str(exc)
+    return errors

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from kinoite_portal.ostree import LogSink, gpg
 from kinoite_portal.releases.errors import PublishRefused
-from kinoite_portal.releases.models import Commit, Promotion, Stage
+from kinoite_portal.releases.models import Commit, Promotion, SigningKey, Stage
 
 # How long a run waits for a store lock held by another job before the task retries.
 LOCK_TIMEOUT = 60.0
@@ -45,6 +45,13 @@ class StageKind(Protocol):
 
     def after_publish(self, *, promotion: Promotion) -> None:
         """Send the follow-up jobs of a published promotion (inside the transaction that records it)."""
+
+    def resign(self, *, stage: Stage, key: SigningKey) -> tuple[list[str], list[str], list[str]]:
+        """Sign what ``stage`` publishes now with ``key`` (under the stage lock); return (heads, signed, redone).
+
+        Safe to run twice: what the key signed already is left alone. ``redone`` names derived files made again
+        because they embed signatures (ostree's static deltas).
+        """
 
 
 def signing_key_check(stage: Stage, log: LogSink) -> tuple[str, str] | None:

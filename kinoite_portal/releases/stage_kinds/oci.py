@@ -35,7 +35,7 @@ from kinoite_portal.oci.registry import (
 )
 from kinoite_portal.ostree import LogSink, OstreeError
 from kinoite_portal.releases.errors import PromotionConflict, PromotionError, PublishRefused
-from kinoite_portal.releases.models import Commit, Promotion, RefUpdate, Stage
+from kinoite_portal.releases.models import Commit, Promotion, RefUpdate, SigningKey, Stage
 from kinoite_portal.releases.publishing import publish_plan
 from kinoite_portal.releases.selectors import COMMIT_HEAVY_FIELDS
 from kinoite_portal.releases.services.commits import ref_move
@@ -133,6 +133,23 @@ class OciKind:
     def after_publish(self, *, promotion: Promotion) -> None:
         # Nothing follows: a registry has no summary or static deltas, and the signature is already in place.
         return None
+
+    def resign(self, *, stage: Stage, key: SigningKey) -> tuple[list[str], list[str], list[str]]:
+        # Each tag's image is signed in place for that tag (a simple signature names it), unless the key already did.
+        repo = stage_image_repo(stage)
+        skopeo = stage_skopeo(stage)
+        heads: list[str] = []
+        signed: list[str] = []
+        for tag in skopeo.tags(repo):
+            digest = skopeo.resolve(repo, tag)
+            if digest is None:
+                continue
+            heads.append(f"{tag}@{digest}")
+            if skopeo.signed_for(repo, digest, tag, fingerprint=key.fingerprint, gnupg_home=key.gnupg_home):
+                continue
+            skopeo.copy_signed(repo, digest, repo, sign_tag=tag, fingerprint=key.fingerprint, gnupg_home=key.gnupg_home)
+            signed.append(f"{tag}@{digest}")
+        return heads, signed, []
 
 
 @contextmanager

@@ -19,9 +19,9 @@ from django.utils import timezone
 from kinoite_portal.ostree import LogSink, OstreeError, Repo, next_version, parse_version, repo_lock
 from kinoite_portal.ostree.model import CommitInfo
 from kinoite_portal.ostree.validate import is_checksum
-from kinoite_portal.releases.errors import PromotionConflict, PromotionError, PublishIncomplete
+from kinoite_portal.releases.errors import PromotionConflict, PromotionError, PublishIncomplete, SigningKeyError
 from kinoite_portal.releases.errors import PublishRefused as _Refused
-from kinoite_portal.releases.models import Commit, Promotion, RefUpdate, Stage
+from kinoite_portal.releases.models import Commit, Promotion, RefUpdate, SigningKey, Stage
 from kinoite_portal.releases.publishing import publish_plan
 from kinoite_portal.releases.services.commits import commit_import, ref_move
 from kinoite_portal.releases.services.queueing import task_send_args_on_commit
@@ -92,6 +92,22 @@ class OstreeKind:
     def after_publish(self, *, promotion: Promotion) -> None:
         # The static delta from the previous head follows in a task of its own (services.deltas).
         task_send_args_on_commit("releases.static_delta", [promotion.pk])
+
+    def resign(self, *, stage: Stage, key: SigningKey) -> tuple[list[str], list[str], list[str]]:
+        # Each ref head, the static deltas to the heads signed now (they embed their target's signatures), the summary.
+        repo = stage_repo(stage)
+        if not repo.exists():
+            raise SigningKeyError(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was signed.")
+        heads = sorted(set(repo.refs().values()))
+        signed = [head for head in heads if repo.gpg_sign(head, key.fingerprint, key.gnupg_home)]
+        deltas = []
+        for name in repo.static_deltas():
+            source, _, target = name.rpartition("-")
+            if target in signed and (not source or repo.has_commit(source)):
+                repo.generate_static_delta(source or None, target, force=True)
+                deltas.append(name)
+        stage_summary_update(repo=repo, stage=stage)
+        return heads, signed, deltas
 
 
 def _signing(stage: Stage, log: LogSink) -> tuple[str, str] | None:
