@@ -3,13 +3,19 @@
 Every host falls in exactly one rollout category, decided in SQL (first match wins):
 
 - ``silent``: no check-in for more than ``PORTAL_SILENT_AFTER_DAYS`` days (or never);
-- ``other``: follows another source: a container image, or a ref that no stage of the portal publishes;
+- ``other``: follows another source: a ref that no stage of the portal publishes, or an image of a registry
+  repository that no OCI stage is;
 - ``staged``: an update is staged (or pending) and waits for a reboot;
 - ``current``: boots the head of the ref it follows (for desktops, the prod ref; for the pilot ring, dev's);
 - ``older``: boots an earlier commit of that ref (counted per version);
 - ``unknown``: boots a commit that the ref it follows never pointed at.
 
 A layered host is counted on the image it runs (``base-checksum``), which is what ``Host.booted_checksum`` holds.
+
+Which ref a host follows: an ostree host the ref of an ostree stage named like its ``booted_ref`` (the later stage
+wins); a bootc host the tag ``booted_ref`` of the OCI stage whose ``image_registry/image_repository`` is its
+``booted_remote``, counted by image digest (what ``booted_checksum`` holds for it). An rpm-ostree host rebased to a
+container image without bootc reports no digest and stays ``other``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    F,
     Max,
     OuterRef,
     Q,
@@ -38,10 +45,12 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from kinoite_portal.core.charts import Marker, Series, StackedChart, stacked_area_chart
 from kinoite_portal.fleet.models import AdoptionSample, Department, Host
+from kinoite_portal.fleet.status_parser import Signature
 from kinoite_portal.releases.models import Commit, Ref, RefUpdate, Stage
 
 CATEGORIES: list[tuple[str, str]] = [
@@ -78,24 +87,65 @@ def silent_cutoff() -> Any:
     return timezone.now() - timedelta(days=settings.PORTAL_SILENT_AFTER_DAYS)
 
 
+def _oci_source(stage_path: str) -> Concat:
+    """Return REGISTRY/REPOSITORY of the OCI stage at ``stage_path``: what a bootc host's ``booted_remote`` holds."""
+    return Concat(
+        f"{stage_path}__image_registry", Value("/"), f"{stage_path}__image_repository", output_field=CharField()
+    )
+
+
+def source_key(*, is_container: bool, remote: str, ref: str) -> tuple[str, str]:
+    """Return what a host follows as (OCI source or "" for ostree, ref or tag): the key refs are matched by."""
+    return (remote, ref) if is_container else ("", ref)
+
+
+def ref_source_key(*, kind: str, registry: str, repository: str, name: str) -> tuple[str, str]:
+    """Return the ``source_key`` a host following the ref ``name`` of a stage of ``kind`` has."""
+    return (f"{registry}/{repository}", name) if kind == Stage.Kind.OCI else ("", name)
+
+
 def hosts_with_category(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
     """Return hosts annotated with ``category`` (see the module docstring), computed by the database."""
     queryset = Host.objects.all() if queryset is None else queryset
     # The later stage wins when two stages publish a ref of the same name.
-    refs = Ref.objects.filter(name=OuterRef("booted_ref")).order_by("-stage__order")
-    head = Subquery(refs.values("head__checksum")[:1])
-    in_history = Exists(
-        RefUpdate.objects.filter(ref__name=OuterRef("booted_ref"), commit__checksum=OuterRef("booted_checksum"))
+    ostree_refs = Ref.objects.filter(stage__kind=Stage.Kind.OSTREE, name=OuterRef("booted_ref")).order_by(
+        "-stage__order"
     )
+    oci_refs = (
+        Ref.objects.annotate(oci_source=_oci_source("stage"))
+        .filter(stage__kind=Stage.Kind.OCI, name=OuterRef("booted_ref"), oci_source=OuterRef("booted_remote"))
+        .order_by("-stage__order")
+    )
+    ostree_history = RefUpdate.objects.filter(
+        ref__stage__kind=Stage.Kind.OSTREE,
+        ref__name=OuterRef("booted_ref"),
+        commit__checksum=OuterRef("booted_checksum"),
+    )
+    oci_history = RefUpdate.objects.annotate(oci_source=_oci_source("ref__stage")).filter(
+        ref__stage__kind=Stage.Kind.OCI,
+        ref__name=OuterRef("booted_ref"),
+        oci_source=OuterRef("booted_remote"),
+        commit__checksum=OuterRef("booted_checksum"),
+    )
+    container = Q(booted_is_container=True)
     return queryset.annotate(
-        ref_head=head,
-        follows_stage=Exists(refs),
+        ref_head=Case(
+            When(container, then=Subquery(oci_refs.values("head__checksum")[:1])),
+            default=Subquery(ostree_refs.values("head__checksum")[:1]),
+            output_field=CharField(),
+        ),
+        follows_stage=Case(
+            When(container, then=Exists(oci_refs)), default=Exists(ostree_refs), output_field=BooleanField()
+        ),
+        in_history=Case(
+            When(container, then=Exists(oci_history)), default=Exists(ostree_history), output_field=BooleanField()
+        ),
         category=Case(
             When(Q(last_checkin_at__isnull=True) | Q(last_checkin_at__lt=silent_cutoff()), then=Value("silent")),
-            When(Q(booted_is_container=True) | Q(follows_stage=False), then=Value("other")),
+            When(follows_stage=False, then=Value("other")),
             When(~Q(staged_checksum=""), then=Value("staged")),
-            When(booted_checksum=head, then=Value("current")),
-            When(in_history, then=Value("older")),
+            When(booted_checksum=F("ref_head"), then=Value("current")),
+            When(in_history=True, then=Value("older")),
             default=Value("unknown"),
             output_field=CharField(),
         ),
@@ -121,10 +171,17 @@ class RolloutRow:
     department: Department | None = None
     ref: str = ""
     stage: str = ""
+    image: str = ""  # REGISTRY/REPOSITORY for a tag of an OCI stage; "" for an ostree ref
     head_version: str = ""
     total: int = 0
+    unsigned: int = 0  # bootc hosts that would boot an unsigned image (policy insecure or none)
     cells: dict[str, Cell] = field(default_factory=lambda: {name: Cell() for name in CATEGORY_NAMES})
     older_versions: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def following(self) -> str:
+        """Return what the row's hosts follow as they report it: the ostree ref, or REGISTRY/REPOSITORY:TAG."""
+        return f"{self.image}:{self.ref}" if self.image else self.ref
 
     def add(self, category: str, count: int) -> None:
         self.cells[category].count += count
@@ -181,36 +238,61 @@ def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int]]:
                 When(~Q(staged_checksum=""), then=Value(True)), default=Value(False), output_field=BooleanField()
             ),
         )
-        .values_list("department_id", "silent", "booted_is_container", "booted_ref", "staged", "booted_checksum")
+        .values_list(
+            "department_id", "silent", "booted_is_container", "booted_remote", "booted_ref", "staged", "booted_checksum"
+        )
         .annotate(n=Count("id"))
     )
-    names = {group[3] for group in groups}
-    checksums = {group[5] for group in groups}
+    names = {group[4] for group in groups}
+    checksums = {group[6] for group in groups}
     # The later stage wins when two stages publish a ref of the same name (as in hosts_with_category).
-    heads: dict[str, str | None] = {}
-    for name, head in Ref.objects.filter(name__in=names).order_by("stage__order").values_list("name", "head__checksum"):
-        heads[name] = head
-    history = set(
-        RefUpdate.objects.filter(ref__name__in=names, commit__checksum__in=checksums).values_list(
-            "ref__name", "commit__checksum"
+    heads: dict[tuple[str, str], str | None] = {}
+    for kind, registry, repository, name, head in (
+        Ref.objects.filter(name__in=names)
+        .order_by("stage__order")
+        .values_list("stage__kind", "stage__image_registry", "stage__image_repository", "name", "head__checksum")
+    ):
+        heads[ref_source_key(kind=kind, registry=registry, repository=repository, name=name)] = head
+    history = {
+        (ref_source_key(kind=kind, registry=registry, repository=repository, name=name), checksum)
+        for kind, registry, repository, name, checksum in RefUpdate.objects.filter(
+            ref__name__in=names, commit__checksum__in=checksums
+        ).values_list(
+            "ref__stage__kind",
+            "ref__stage__image_registry",
+            "ref__stage__image_repository",
+            "ref__name",
+            "commit__checksum",
         )
-    )
+    }
     out = []
-    for department_id, silent, container, ref, staged, checksum, n in groups:
+    for department_id, silent, container, remote, ref, staged, checksum, n in groups:
+        key = source_key(is_container=container, remote=remote, ref=ref)
         if silent:
             category = "silent"
-        elif container or ref not in heads:
+        elif key not in heads:
             category = "other"
         elif staged:
             category = "staged"
-        elif heads[ref] is not None and checksum == heads[ref]:
+        elif heads[key] is not None and checksum == heads[key]:
             category = "current"
-        elif (ref, checksum) in history:
+        elif (key, checksum) in history:
             category = "older"
         else:
             category = "unknown"
         out.append((department_id, category, n))
     return out
+
+
+def unsigned_hosts(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
+    """Return the hosts whose image policy would boot an unsigned image (bootc's ``insecure``, or no signature)."""
+    queryset = Host.objects.all() if queryset is None else queryset
+    return queryset.filter(image_signature__in=Signature.ACCEPTS_UNSIGNED)
+
+
+def _unsigned_counts(hosts: QuerySet[Host]) -> list[tuple[int, int]]:
+    """Return ``(department id, hosts)`` of the hosts that would boot an unsigned image; one grouped query."""
+    return list(unsigned_hosts(hosts).order_by().values_list("department_id").annotate(n=Count("id")))
 
 
 def rollout_overview(user: Any) -> RolloutOverview:
@@ -219,9 +301,13 @@ def rollout_overview(user: Any) -> RolloutOverview:
     departments = list(visible_departments(user))
     rows = {d.pk: RolloutRow(label=d.name, department=d) for d in departments}
     total = RolloutRow(label="All departments")
-    for department_id, category, n in _category_counts(Host.objects.filter(department__in=[d.pk for d in departments])):
+    hosts = Host.objects.filter(department__in=[d.pk for d in departments])
+    for department_id, category, n in _category_counts(hosts):
         rows[department_id].add(category, n)
         total.add(category, n)
+    for department_id, n in _unsigned_counts(hosts):
+        rows[department_id].unsigned = n
+        total.unsigned += n
     for row in [*rows.values(), total]:
         row.finish()
     refs = list(Ref.objects.filter(stage=stage).select_related("head")) if stage else []
@@ -229,37 +315,50 @@ def rollout_overview(user: Any) -> RolloutOverview:
 
 
 def department_rollout(department: Department) -> tuple[list[RolloutRow], RolloutRow]:
-    """Return one row per published ref (plus one for other sources) for a department, and the department total."""
-    refs = {ref.name: ref for ref in Ref.objects.select_related("head", "stage").order_by("stage__order", "name")}
-    rows: dict[str, RolloutRow] = {
-        name: RolloutRow(label=name, ref=name, stage=ref.stage.name, head_version=ref.head.version if ref.head else "")
-        for name, ref in refs.items()
-    }
-    other = RolloutRow(label="Other sources (container images, other remotes or refs)")
+    """Return one row per published ref or tag (plus one for other sources) for a department, and its total."""
+    refs = Ref.objects.select_related("head", "stage").order_by("stage__order", "name")
+    rows: dict[tuple[str, str], RolloutRow] = {}
+    for ref in refs:
+        key = ref_source_key(
+            kind=ref.stage.kind, registry=ref.stage.image_registry, repository=ref.stage.image_repository, name=ref.name
+        )
+        rows[key] = RolloutRow(
+            label=ref.name,
+            ref=ref.name,
+            stage=ref.stage.name,
+            image=key[0],
+            head_version=ref.head.version if ref.head else "",
+        )
+    other = RolloutRow(label="Other sources (other registries, remotes or refs)")
     total = RolloutRow(label="All", department=department)
-    older: dict[str, dict[str, int]] = defaultdict(dict)
+    older: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    hosts = Host.objects.filter(department=department)
     counts = (
-        hosts_with_category(Host.objects.filter(department=department))
+        hosts_with_category(hosts)
         .annotate(
             older_checksum=Case(
                 When(category="older", then="booted_checksum"), default=Value(""), output_field=CharField()
             )
         )
         .order_by()
-        .values("booted_ref", "follows_stage", "booted_is_container", "category", "older_checksum")
+        .values("booted_remote", "booted_ref", "booted_is_container", "follows_stage", "category", "older_checksum")
         .annotate(n=Count("id"))
     )
     for entry in counts:
-        following = entry["follows_stage"] and not entry["booted_is_container"]
-        row = rows[entry["booted_ref"]] if following else other
+        key = source_key(
+            is_container=entry["booted_is_container"], remote=entry["booted_remote"], ref=entry["booted_ref"]
+        )
+        row = rows[key] if entry["follows_stage"] and key in rows else other
         row.add(entry["category"], entry["n"])
         total.add(entry["category"], entry["n"])
         if entry["older_checksum"]:
-            by_ref = older[entry["booted_ref"]]
+            by_ref = older[key]
             by_ref[entry["older_checksum"]] = by_ref.get(entry["older_checksum"], 0) + entry["n"]
+    for _, unsigned in _unsigned_counts(hosts):
+        total.unsigned = unsigned
     versions = _version_map({checksum for by_ref in older.values() for checksum in by_ref})
-    for ref_name, by_checksum in older.items():
-        rows[ref_name].older_versions = sorted(
+    for key, by_checksum in older.items():
+        rows[key].older_versions = sorted(
             ((versions.get(checksum) or checksum[:10], n) for checksum, n in by_checksum.items()), reverse=True
         )
     result = [*rows.values(), other]
@@ -273,6 +372,7 @@ class HostFilters:
     department: str = ""
     category: str = ""
     search: str = ""
+    unsigned: bool = False  # only bootc hosts that would boot an unsigned image
 
 
 def host_list(user: Any, filters: HostFilters) -> QuerySet[Host]:
@@ -280,6 +380,8 @@ def host_list(user: Any, filters: HostFilters) -> QuerySet[Host]:
     hosts = hosts_with_category(visible_hosts(user)).select_related("department")
     if filters.department:
         hosts = hosts.filter(department__slug=filters.department)
+    if filters.unsigned:
+        hosts = unsigned_hosts(hosts)
     if filters.category in CATEGORY_NAMES:
         hosts = hosts.filter(**{"category": filters.category})  # an annotation the type stubs cannot see
     if filters.search:

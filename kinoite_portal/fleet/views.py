@@ -88,6 +88,7 @@ def host_list(request: HtmxHttpRequest) -> HttpResponse:
         department=request.GET.get("department", "")[:100],
         category=request.GET.get("category", "")[:20],
         search=request.GET.get("q", "")[:100],
+        unsigned=request.GET.get("unsigned") == "1",
     )
     page = Paginator(selectors.host_list(request.user, filters), HOSTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
