@@ -15,7 +15,17 @@ from django.utils import timezone
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.ostree import Package, PackageChange, PackageDiff, Repo, diff_packages
 from kinoite_portal.releases import rules
-from kinoite_portal.releases.models import Commit, Compose, Promotion, Ref, RefUpdate, Stage, TreeDiff, Treefile
+from kinoite_portal.releases.models import (
+    Approval,
+    Commit,
+    Compose,
+    Promotion,
+    Ref,
+    RefUpdate,
+    Stage,
+    TreeDiff,
+    Treefile,
+)
 from kinoite_portal.releases.services.policy import PolicyResult
 
 HISTORY = 8
@@ -336,9 +346,22 @@ def treefile_of(commit: Commit, ref_updates: list[RefUpdate]) -> Treefile | None
     return treefile_owning({u.ref.name for u in ref_updates} | set(commit.ref_binding or []))
 
 
-def promotion_can_vote(user: Any, promotion: Promotion) -> bool:
-    """Return True when ``user``'s approve or reject of ``promotion`` would count now."""
-    voted = promotion.approvals.filter(user_id=user.pk).exists()
+def promotion_votes(promotion: Promotion, *, viewer: Any) -> list[Approval]:
+    """Return the votes on ``promotion`` with their users; the viewer's own vote carries ``viewer`` itself, whose
+    permissions the page has loaded already (the policy asks each voter's)."""
+    votes = list(promotion.approvals.select_related("user"))
+    for vote in votes:
+        if viewer is not None and vote.user_id == viewer.pk:
+            vote.user = viewer
+    return votes
+
+
+def promotion_can_vote(user: Any, promotion: Promotion, *, votes: list[Approval] | None = None) -> bool:
+    """Return True when ``user``'s approve or reject of ``promotion`` would count now (``votes``: read already)."""
+    if votes is None:
+        voted = promotion.approvals.filter(user_id=user.pk).exists()
+    else:
+        voted = any(vote.user_id == user.pk for vote in votes)
     return rules.vote_refusal(user=user, promotion=promotion, already_voted=voted) is None
 
 

@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.releases.errors import PromotionError
@@ -149,3 +150,32 @@ def test_the_requester_can_cancel_before_it_runs(stages, make_dev_commit, releas
     assert Promotion.objects.get(pk=promotion.pk).state == Promotion.State.CANCELLED
     again = client_for(approver).post(f"/releases/promotions/{promotion.pk}/approve", HTTP_HX_REQUEST="true")
     assert "already cancelled" in again.content.decode()
+
+
+def test_the_page_reads_the_votes_once_however_many_there_are(
+    stages, make_dev_commit, release_engineer, approver, second_approver, client_for
+):
+    stages["prod"].required_approvals = 3
+    stages["prod"].save(update_fields=["required_approvals"])
+    commit = make_dev_commit("41.20261125.0")
+    promotion = promotion_request(user=release_engineer, checksum=commit.checksum)
+    client = client_for(approver)
+    url = f"/releases/promotions/{promotion.pk}/"
+    client.get(url)
+    with CaptureQueriesContext(connection) as before:
+        assert client.get(url).status_code == 200
+
+    approval_grant(user=second_approver, promotion=promotion, comment="pilot ring is fine")
+    approval_grant(user=approver, promotion=promotion, comment="looks good")
+    with CaptureQueriesContext(connection) as after:
+        page = client.get(url).content.decode()
+
+    assert Promotion.objects.get(pk=promotion.pk).state == Promotion.State.REQUESTED
+    assert "2 approvals of 3 needed" in page
+    assert "pilot ring is fine" in page
+    assert "looks good" in page
+    assert f'hx-post="/releases/promotions/{promotion.pk}/approve"' not in page  # the viewer has voted
+    # The policy, the vote list and "may I vote" share one read; the viewer's own vote needs no second look at the
+    # viewer's permissions. The other voter's permissions are the only addition.
+    assert len(after.captured_queries) <= len(before.captured_queries) + 2
+    assert len([q for q in after.captured_queries if q["sql"].startswith('SELECT "releases_approval"')]) == 1

@@ -22,22 +22,24 @@ def days_in_source(promotion: Promotion) -> float:
     return max(0.0, (timezone.now() - since).total_seconds() / 86400)
 
 
-def policy_input(promotion: Promotion) -> PolicyInput:
-    """Collect what the policy needs from a promotion and its votes."""
+def policy_input(promotion: Promotion, *, votes: list[Approval] | None = None) -> PolicyInput:
+    """Collect what the policy needs from a promotion and its votes (``votes``: read already, with their users)."""
     stage = promotion.target_stage
-    votes = [
+    if votes is None:
+        votes = list(promotion.approvals.select_related("user"))
+    counted = [
         Vote(
             user_id=a.user_id,
             username=a.user.get_username(),
             decision=a.decision,
             is_approver=a.user.has_perm(APPROVE_PERMISSION),
         )
-        for a in promotion.approvals.select_related("user")
+        for a in votes
     ]
     return PolicyInput(
         kind=promotion.kind,
         requester_id=promotion.requested_by_id,
-        votes=votes,
+        votes=counted,
         days_in_source=days_in_source(promotion),
         source_stage=promotion.source_stage.name,
         required_approvals=stage.required_approvals,
@@ -49,9 +51,9 @@ def policy_input(promotion: Promotion) -> PolicyInput:
     )
 
 
-def promotion_policy(promotion: Promotion) -> PolicyResult:
-    """Return the policy outcome for a promotion as things stand now."""
-    return policy_evaluate(policy_input(promotion))
+def promotion_policy(promotion: Promotion, *, votes: list[Approval] | None = None) -> PolicyResult:
+    """Return the policy outcome for a promotion as things stand now (``votes``: its votes, read already)."""
+    return policy_evaluate(policy_input(promotion, votes=votes))
 
 
 def policy_refresh(promotion: Promotion) -> PolicyResult:

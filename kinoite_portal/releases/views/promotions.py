@@ -56,16 +56,18 @@ PARTS = {"panel": "releases/_promotion_panel.html", "timeline": "releases/_promo
 
 
 def _panel_context(request: HtmxHttpRequest, promotion: Promotion, error: str = "") -> dict[str, object]:
-    policy = approvals.promotion_policy(promotion)
     user = request.user
+    # Read once: the policy, the vote list and "may I vote" all look at the same votes.
+    votes = selectors.promotion_votes(promotion, viewer=user)
+    policy = approvals.promotion_policy(promotion, votes=votes)
     return {
         "promotion": promotion,
         "policy": policy,
         "timeline": selectors.promotion_timeline(promotion, policy),
         "outcome": selectors.promotion_outcome(promotion),
-        "votes": list(promotion.approvals.select_related("user")),
+        "votes": votes,
         "error": error,
-        "can_vote": selectors.promotion_can_vote(user, promotion),
+        "can_vote": selectors.promotion_can_vote(user, promotion, votes=votes),
         "is_requester": user.pk == promotion.requested_by_id,
         "can_cancel": selectors.promotion_can_cancel(user, promotion),
     }
