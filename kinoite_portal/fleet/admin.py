@@ -75,7 +75,7 @@ class EnrollmentTokenAdmin(admin.ModelAdmin):
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
     list_display = ["hostname", "department", "booted_version", "last_checkin_at", "health", "token_revoked_at"]
-    list_filter = ["department", "health", "is_silent"]
+    list_filter = ["department", "health", "is_silent", "booted_is_container", "image_signature"]
     search_fields = ["hostname", "machine_id"]
     readonly_fields = [f.name for f in Host._meta.fields if f.name not in {"department", "hostname"}]
     actions = ["revoke_tokens"]

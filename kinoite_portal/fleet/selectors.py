@@ -62,6 +62,8 @@ CATEGORIES: list[tuple[str, str]] = [
     ("silent", "Silent"),
 ]
 CATEGORY_NAMES = [name for name, _ in CATEGORIES]
+# A bootc host that would boot an image nobody signed: its policy is bootc's "insecure", or it checks no signature.
+UNSIGNED = Q(image_signature__in=Signature.ACCEPTS_UNSIGNED)
 
 
 def visible_departments(user: Any) -> QuerySet[Department]:
@@ -218,8 +220,10 @@ def _version_map(checksums: set[str]) -> dict[str, str]:
     return dict(Commit.objects.filter(checksum__in=checksums).values_list("checksum", "version")) if checksums else {}
 
 
-def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int]]:
-    """Return ``(department id, category, hosts)`` with the same categories as ``hosts_with_category``.
+def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int, int]]:
+    """Return ``(department id, category, hosts, unsigned)`` with the same categories as ``hosts_with_category``.
+
+    ``unsigned`` counts the hosts of the group that would boot an unsigned image (``unsigned_hosts``).
 
     A fleet runs a handful of commits, so the hosts are first grouped by what decides their category (one
     aggregate over the table, no per-host subquery), and only the groups are categorised: three small queries
@@ -241,7 +245,7 @@ def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int]]:
         .values_list(
             "department_id", "silent", "booted_is_container", "booted_remote", "booted_ref", "staged", "booted_checksum"
         )
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id"), unsigned=Count("id", filter=UNSIGNED))
     )
     names = {group[4] for group in groups}
     checksums = {group[6] for group in groups}
@@ -266,7 +270,7 @@ def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int]]:
         )
     }
     out = []
-    for department_id, silent, container, remote, ref, staged, checksum, n in groups:
+    for department_id, silent, container, remote, ref, staged, checksum, n, unsigned in groups:
         key = source_key(is_container=container, remote=remote, ref=ref)
         if silent:
             category = "silent"
@@ -280,19 +284,14 @@ def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int]]:
             category = "older"
         else:
             category = "unknown"
-        out.append((department_id, category, n))
+        out.append((department_id, category, n, unsigned))
     return out
 
 
 def unsigned_hosts(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
     """Return the hosts whose image policy would boot an unsigned image (bootc's ``insecure``, or no signature)."""
     queryset = Host.objects.all() if queryset is None else queryset
-    return queryset.filter(image_signature__in=Signature.ACCEPTS_UNSIGNED)
-
-
-def _unsigned_counts(hosts: QuerySet[Host]) -> list[tuple[int, int]]:
-    """Return ``(department id, hosts)`` of the hosts that would boot an unsigned image; one grouped query."""
-    return list(unsigned_hosts(hosts).order_by().values_list("department_id").annotate(n=Count("id")))
+    return queryset.filter(UNSIGNED)
 
 
 def rollout_overview(user: Any) -> RolloutOverview:
@@ -302,12 +301,11 @@ def rollout_overview(user: Any) -> RolloutOverview:
     rows = {d.pk: RolloutRow(label=d.name, department=d) for d in departments}
     total = RolloutRow(label="All departments")
     hosts = Host.objects.filter(department__in=[d.pk for d in departments])
-    for department_id, category, n in _category_counts(hosts):
+    for department_id, category, n, unsigned in _category_counts(hosts):
         rows[department_id].add(category, n)
         total.add(category, n)
-    for department_id, n in _unsigned_counts(hosts):
-        rows[department_id].unsigned = n
-        total.unsigned += n
+        rows[department_id].unsigned += unsigned
+        total.unsigned += unsigned
     for row in [*rows.values(), total]:
         row.finish()
     refs = list(Ref.objects.filter(stage=stage).select_related("head")) if stage else []
@@ -342,7 +340,7 @@ def department_rollout(department: Department) -> tuple[list[RolloutRow], Rollou
         )
         .order_by()
         .values("booted_remote", "booted_ref", "booted_is_container", "follows_stage", "category", "older_checksum")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id"), unsigned=Count("id", filter=UNSIGNED))
     )
     for entry in counts:
         key = source_key(
@@ -351,11 +349,10 @@ def department_rollout(department: Department) -> tuple[list[RolloutRow], Rollou
         row = rows[key] if entry["follows_stage"] and key in rows else other
         row.add(entry["category"], entry["n"])
         total.add(entry["category"], entry["n"])
+        total.unsigned += entry["unsigned"]
         if entry["older_checksum"]:
             by_ref = older[key]
             by_ref[entry["older_checksum"]] = by_ref.get(entry["older_checksum"], 0) + entry["n"]
-    for _, unsigned in _unsigned_counts(hosts):
-        total.unsigned = unsigned
     versions = _version_map({checksum for by_ref in older.values() for checksum in by_ref})
     for key, by_checksum in older.items():
         rows[key].older_versions = sorted(

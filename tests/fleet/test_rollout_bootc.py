@@ -200,3 +200,11 @@ def test_it_staff_see_the_unsigned_count_per_department_and_the_warning_on_the_h
     signed = client.get(reverse("fleet:host_detail", args=[bootc_fleet["current"].pk])).content.decode()
     assert 'id="unsigned-host"' not in signed
     assert 'data-signature="container-policy"' in signed
+
+
+def test_administrators_filter_hosts_by_image_signature_in_the_admin(
+    bootc_fleet: dict[str, Host], admin_user: Any, client_for: Any
+) -> None:
+    page = client_for(admin_user).get("/admin/fleet/host/?image_signature=insecure").content.decode()
+    assert "fin-bootc-insecure" in page
+    assert "fin-bootc-current" not in page
