@@ -26,6 +26,7 @@ ITEMS = {
     5: ("bench.kinoite", "Kinoite-sized image"),
     6: ("bench.rings", "Rollout rings"),
     7: ("bench.healthz", "Health probes under load"),
+    8: ("bench.oci", "OCI promotion by digest"),
 }
 
 

@@ -3,7 +3,9 @@
 ``oci_registry`` (a pytest fixture, one registry per test, storage in the test's tmp folder) yields a Registry with
 its ``host`` ("127.0.0.1:PORT"). ``build_image`` makes a small multi-layer image from folders with buildah (as root,
 ``--storage-driver vfs``, a ``--root``/``--runroot`` of its own so tests never share storage) and pushes it: the
-Fedora base images cannot be fetched here, so images are built from scratch.
+Fedora base images cannot be fetched here, so images are built from scratch. ``oci_stages`` makes dev and prod OCI
+stages on that registry, ``signed_oci_prod`` gives prod a key, ``containerfile`` publishes dev's ``latest`` as
+``stable``, and ``push_dev_image`` pushes a two-layer image to dev.
 """
 
 from __future__ import annotations
@@ -11,13 +13,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kinoite_portal.ostree import gpg
+from kinoite_portal.releases.models import Stage, Treefile
+from kinoite_portal.releases.services.signing import signing_key_generate
 from tests.services import free_port, stop_process, wait_for_port
 
 
@@ -41,13 +49,13 @@ def _wait_for_v2(host: str, proc: subprocess.Popen[bytes], timeout: float = 15.0
         assert answer.status == 200
 
 
-@pytest.fixture
-def oci_registry(tmp_path: Path) -> Iterator[Registry]:
+@contextmanager
+def registry_server(folder: Path) -> Iterator[Registry]:
+    """Run a throwaway docker-registry on a free loopback port with its storage under ``folder``."""
     binary = shutil.which("docker-registry") or shutil.which("registry")
     if binary is None:
-        pytest.fail("docker-registry is not installed: run deploy/dev/install-system-packages.sh test")
-    folder = tmp_path / "registry"
-    folder.mkdir()
+        raise RuntimeError("docker-registry is not installed: run deploy/dev/install-system-packages.sh test")
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = folder / "config.yml"
     config.write_text(
@@ -64,6 +72,14 @@ def oci_registry(tmp_path: Path) -> Iterator[Registry]:
         yield Registry(host=f"127.0.0.1:{port}", storage=folder / "data", log=log)
     finally:
         stop_process(proc)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def oci_registry(tmp_path: Path) -> Iterator[Registry]:
+    if shutil.which("docker-registry") is None and shutil.which("registry") is None:
+        pytest.fail("docker-registry is not installed: run deploy/dev/install-system-packages.sh test")
+    with registry_server(tmp_path / "registry") as registry:
+        yield registry
 
 
 def _buildah(root: Path, *args: str) -> str:
@@ -127,3 +143,64 @@ def build_image(
         f"docker://{host}/{repository}:{tag}",
     )
     return digest_file.read_text().strip()
+
+
+@pytest.fixture
+def oci_stages(db: None, oci_registry: Registry) -> dict[str, Stage]:
+    """Create dev (order 0) and prod (order 1) as OCI stages: dev/kinoite and prod/kinoite of the test registry."""
+    return {
+        name: Stage.objects.create(
+            name=name,
+            order=order,
+            kind=Stage.Kind.OCI,
+            image_registry=oci_registry.host,
+            image_repository=f"{name}/kinoite",
+            registry_tls_verify=False,
+            min_days_in_previous_stage=0,
+        )
+        for order, name in enumerate(("dev", "prod"))
+    }
+
+
+def push_dev_image(registry: Registry, workdir: Path, *, tag: str = "latest", version: str = "41.20261130.0") -> str:
+    """Build a two-layer bootc-like image and push it to dev/kinoite:TAG; return its digest."""
+    return build_image(
+        registry=registry,
+        repository="dev/kinoite",
+        tag=tag,
+        layers=[{"usr/lib/os-release": "NAME=Kinoite\n"}, {"usr/share/kinoite/version": version}],
+        labels={"version": version, "ostree.commit": "cd" * 32, "containers.bootc": "1"},
+        workdir=workdir,
+    )
+
+
+@pytest.fixture
+def oci_gnupg_root(settings: Any) -> Iterator[Path]:
+    """Point PORTAL_GNUPG_ROOT at a short folder (gpg-agent's socket path must stay under ~100 characters)."""
+    root = Path(tempfile.mkdtemp(prefix="kpo-", dir="/tmp"))
+    settings.PORTAL_GNUPG_ROOT = root
+    yield root
+    for home in root.iterdir():
+        gpg.kill_agent(home)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def signed_oci_prod(oci_stages: dict[str, Stage], oci_gnupg_root: Path) -> Stage:
+    """Give the OCI prod stage a freshly generated signing key."""
+    signing_key_generate(
+        stage=oci_stages["prod"], name="Prod images (test)", email="prod@portal.invalid", queue_resign=False
+    )
+    oci_stages["prod"].refresh_from_db()
+    return oci_stages["prod"]
+
+
+@pytest.fixture
+def containerfile(oci_stages: dict[str, Stage]) -> Treefile:
+    """A Containerfile built into dev/kinoite:latest and published in prod as :stable."""
+    return Treefile.objects.create(
+        name="kinoite-bootc",
+        kind=Treefile.Kind.CONTAINERFILE,
+        content={"tag": "latest", "containerfile": "FROM scratch\nCOPY tree /\n", "releasever": 41, "context": {}},
+        published_ref="stable",
+    )

@@ -8,6 +8,7 @@ image's digest AND the tag it was made for, so publishing a digest under a tag n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -162,6 +163,11 @@ def parse_inspect(text: str) -> ImageInfo:
     )
 
 
+def manifest_digest(manifest: bytes) -> str:
+    """Return the digest of a manifest's bytes (what the registry and a signature name it by)."""
+    return f"sha256:{hashlib.sha256(manifest).hexdigest()}"
+
+
 def lookaside_yaml(scopes: Mapping[str, str], *, staging: bool) -> str:
     """Return a registries.d file naming the lookaside store of each scope (``registry/repository`` -> URL)."""
     lines = ["docker:"]
@@ -260,7 +266,12 @@ class Skopeo:
             if _missing(result.stderr):
                 raise ImageNotFound(f"{repo.name}@{digest} does not exist in the registry.")
             raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
-        return result.stdout.encode()
+        manifest = result.stdout.encode()
+        if manifest_digest(manifest) != validate_digest(digest):
+            raise RegistryError(
+                f"{repo.name} served a manifest for {digest} that hashes to {manifest_digest(manifest)}"
+            )
+        return manifest
 
     def tags(self, repo: ImageRepo) -> list[str]:
         """Return the repository's tags (an empty list when the repository does not exist yet)."""
@@ -349,17 +360,27 @@ class Skopeo:
         return found
 
     def signed_for(
-        self, repo: ImageRepo, digest: str, tag: str, *, fingerprint: str, gnupg_home: str | os.PathLike[str]
+        self,
+        repo: ImageRepo,
+        digest: str,
+        tag: str,
+        *,
+        fingerprint: str,
+        gnupg_home: str | os.PathLike[str],
+        manifest: bytes | None = None,
     ) -> bool:
         """Return True if the store holds a signature by ``fingerprint`` of ``digest`` for ``repo:tag``.
 
-        Checked with ``skopeo standalone-verify`` against the manifest the registry serves now, exactly as a
-        client's policy would check it.
+        Checked with ``skopeo standalone-verify`` against the manifest, exactly as a client's policy would check
+        it: the registry's, or ``manifest`` when the caller has it already (its bytes must hash to ``digest``).
         """
         paths = self.signature_paths(repo, digest)
         if not paths:
             return False
-        manifest = self.raw_manifest(repo, digest)
+        if manifest is None:
+            manifest = self.raw_manifest(repo, digest)
+        elif manifest_digest(manifest) != validate_digest(digest):
+            raise RegistryError(f"the manifest given for {digest} hashes to {manifest_digest(manifest)}")
         with tempfile.TemporaryDirectory(prefix="portal-manifest-") as tmp:
             manifest_path = Path(tmp) / "manifest.json"
             manifest_path.write_bytes(manifest)

@@ -48,6 +48,7 @@ EXPECTED = {
         "last qualifying check-in -> next ring's ref moved, beat alone",
     ],
     7: ["dashboard p95 with 30 concurrent /healthz callers", "dashboard median", "/healthz median answer"],
+    8: ["OCI promotion by digest, "],
 }
 
 

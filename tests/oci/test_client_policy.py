@@ -21,8 +21,7 @@ from kinoite_portal.releases.models import Promotion, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.images import image_record
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
-from tests.oci.conftest import push_dev_image
-from tests.oci_registry import Registry, build_image
+from tests.oci_registry import Registry, build_image, push_dev_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,7 @@ from kinoite_portal.oci.registry import ImageRepo, Skopeo
 from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Commit, Ref, RefUpdate, Stage
 from kinoite_portal.releases.services.images import LAYERS_KEY, image_import, image_record
-from tests.oci.conftest import push_dev_image
-from tests.oci_registry import Registry
+from tests.oci_registry import Registry, push_dev_image
 
 
 def test_an_image_found_by_tag_is_recorded_by_digest_with_its_labels(

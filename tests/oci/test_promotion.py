@@ -18,8 +18,7 @@ from kinoite_portal.releases.services.rollbacks import rollback_request
 from kinoite_portal.releases.services.signing import signing_key_generate, stage_resign
 from kinoite_portal.releases.services.stages import stage_sigstore
 from kinoite_portal.releases.tasks.promotion import promotion_run_task
-from tests.oci.conftest import push_dev_image
-from tests.oci_registry import Registry
+from tests.oci_registry import Registry, push_dev_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -93,10 +93,11 @@ class OciKind:
         skopeo = stage_skopeo(target_stage, log=log)
         key = signing_key_check(target_stage, log)
         digest = validate_digest(promotion.commit.checksum)
-        if not promotion.previous_head_recorded:
-            _record_previous_head(promotion, skopeo, target, log)
         tag = validate_tag(promotion.publish_ref)
-        current = skopeo.resolve(target, tag)
+        if not promotion.previous_head_recorded:
+            current = _record_previous_head(promotion, skopeo, target, log)
+        else:
+            current = skopeo.resolve(target, tag)
         previous = f"sha256:{promotion.previous_head.checksum}" if promotion.previous_head else None
         if current == digest:
             # The tag moves last, after the signature: an earlier attempt finished every step.
@@ -109,11 +110,17 @@ class OciKind:
             )
         rollback = promotion.kind == Promotion.Kind.ROLLBACK
         origin = target if rollback else source
-        if not skopeo.has_image(origin, digest):
+        try:
+            # The manifest's bytes: proof the image is there, and what the signature is checked against later
+            # (--preserve-digests copies these very bytes).
+            manifest = skopeo.raw_manifest(origin, digest)
+        except ImageNotFound:
             where = f"the {target_stage.name}" if rollback else f"the {promotion.source_stage.name}"
-            raise PublishRefused(f"Image {digest} is no longer in {where} repository {origin.name}; nothing was moved.")
+            raise PublishRefused(
+                f"Image {digest} is no longer in {where} repository {origin.name}; nothing was moved."
+            ) from None
         log.write(f"# {digest}: version {promotion.commit.version or '(none)'}")
-        _copy_and_sign(skopeo, origin, target, digest, tag, key, log)
+        _copy_and_sign(skopeo, origin, target, digest, tag, key, log, manifest=manifest)
         skopeo.tag(target, digest, tag)
         log.write(f"# {target.name}:{tag} -> {digest}")
         return promotion.commit.checksum, False
@@ -163,19 +170,21 @@ def _registry_errors(stage: Stage) -> Iterator[None]:
         raise PromotionError(f"The {stage.name} registry could not be read ({exc}); nothing was requested.") from None
 
 
-def _record_previous_head(promotion: Promotion, skopeo: Skopeo, target: ImageRepo, log: LogSink) -> None:
-    """Read once, before anything moves: a re-run compares with the head the first attempt saw."""
+def _record_previous_head(promotion: Promotion, skopeo: Skopeo, target: ImageRepo, log: LogSink) -> str | None:
+    """Read once, before anything moves: a re-run compares with the head the first attempt saw; return it."""
     plan = publish_plan(stage=promotion.target_stage, ref=promotion.target_ref, kind=promotion.kind)
     promotion.moved_ref = plan.move_ref
     # Ring tags of OCI stages are not supported yet: the one tag moves, nothing is bound (images carry no binding).
     promotion.bound_refs = []
     head = skopeo.resolve(target, validate_tag(promotion.publish_ref))
-    promotion.previous_head = (
-        image_commit(info=skopeo.inspect(target, digest=head), name=target.name) if head is not None else None
-    )
+    known = Commit.objects.defer(*COMMIT_HEAVY_FIELDS).filter(checksum=head.split(":", 1)[1]).first() if head else None
+    if head is not None and known is None:
+        known = image_commit(info=skopeo.inspect(target, digest=head), name=target.name)
+    promotion.previous_head = known
     promotion.previous_head_recorded = True
     promotion.save(update_fields=["moved_ref", "bound_refs", "previous_head", "previous_head_recorded"])
     log.write(f"# previous head of {target.name}:{promotion.publish_ref}: {head or '(none)'}")
+    return head
 
 
 def _copy_and_sign(
@@ -186,6 +195,8 @@ def _copy_and_sign(
     tag: str,
     key: tuple[str, str] | None,
     log: LogSink,
+    *,
+    manifest: bytes,
 ) -> None:
     """Put ``digest`` in ``target`` by digest, signed for ``target:tag`` when the stage signs; skip what is done."""
     if key is None:
@@ -196,13 +207,16 @@ def _copy_and_sign(
             skopeo.copy_signed(origin, digest, target, sign_tag=None)
         return
     fingerprint, home = key
-    if skopeo.has_image(target, digest) and skopeo.signed_for(
-        target, digest, tag, fingerprint=fingerprint, gnupg_home=home
+    # The store is read first: with no signature of the digest there, the registry need not be asked.
+    if (
+        skopeo.signature_paths(target, digest)
+        and skopeo.has_image(target, digest)
+        and skopeo.signed_for(target, digest, tag, fingerprint=fingerprint, gnupg_home=home, manifest=manifest)
     ):
         log.write(f"# {target.name}@{digest} is already signed for {tag} by {fingerprint[-16:]}")
         return
     skopeo.copy_signed(origin, digest, target, sign_tag=tag, fingerprint=fingerprint, gnupg_home=home)
-    if not skopeo.signed_for(target, digest, tag, fingerprint=fingerprint, gnupg_home=home):
+    if not skopeo.signed_for(target, digest, tag, fingerprint=fingerprint, gnupg_home=home, manifest=manifest):
         raise PublishRefused(
             f"skopeo copied {digest} but no signature for {target.name}:{tag} by {fingerprint[-16:]} verifies in the "
             "lookaside store; the tag was not moved."
