@@ -31,7 +31,6 @@ from bench.common import (
     scratch_dir,
 )
 from bench.report import ItemResult, Row
-from tests.oci_registry import build_image, registry_server
 from tests.services import redis_server
 
 FULL = {"layers": 4, "layer_bytes": 48 * 1024 * 1024}
@@ -118,6 +117,7 @@ def run(*, quick: bool) -> ItemResult:
         from kinoite_portal.releases.models import Stage, Treefile
         from kinoite_portal.releases.services.images import image_record
         from kinoite_portal.releases.services.signing import signing_key_generate
+        from tests.oci_registry import build_image, registry_server  # imports Django models: after django_setup
 
         stack.callback(lambda: [gpg.kill_agent(home) for home in gnupg_root.iterdir()])
         dev = stack.enter_context(registry_server(tmp / "registry-dev"))

@@ -58,7 +58,7 @@ def promotion_request(
     if not user.has_perm("releases.request_promotion"):
         raise PromotionError("You may not request promotions (release engineers only).")
     try:
-        checksum = validate_checksum(checksum.strip())
+        checksum = validate_checksum(checksum.strip().removeprefix("sha256:"))
     except (InvalidChecksum, AttributeError):
         raise PromotionError(f"{checksum!r} is not a full 64-hex commit checksum; promotions go by checksum.") from None
     if expedited and not expedite_reason.strip():

@@ -49,7 +49,7 @@ def rollback_request(
     if not user.has_perm("releases.request_promotion"):
         raise PromotionError("You may not request rollbacks (release engineers only).")
     try:
-        checksum = validate_checksum(checksum.strip())
+        checksum = validate_checksum(checksum.strip().removeprefix("sha256:"))
     except (InvalidChecksum, AttributeError):
         raise PromotionError(f"{checksum!r} is not a full 64-hex commit checksum.") from None
     stage = stage or Stage.objects.order_by("-order").first()
