@@ -17,6 +17,7 @@ from kinoite_portal.oci.build import (
     InvalidLabel,
     build_and_push,
     buildah_build_argv,
+    buildah_push_argv,
 )
 from kinoite_portal.ostree import CommandCancelled, CommandTimeout, ListLog, ToolMissing
 from tests.services import stalling_http_url
@@ -229,3 +230,25 @@ def test_a_host_without_buildah_is_told_which_package_to_install(tmp_path, store
             store=store,
             workdir=tmp_path / "work",
         )
+
+
+def test_the_push_goes_by_tag_with_the_registry_credentials_and_records_the_digest(tmp_path, store) -> None:
+    argv = buildah_push_argv(
+        store=store,
+        image_id="ab" * 32,
+        reference="registry.example.com/dev/kinoite:latest",
+        digestfile=tmp_path / "digest",
+        tls_verify=True,
+        authfile=tmp_path / "registry-auth.json",
+    )
+
+    assert argv == [
+        "buildah",
+        *store.options(),
+        "push",
+        "--tls-verify=true",
+        f"--digestfile={tmp_path / 'digest'}",
+        f"--authfile={tmp_path / 'registry-auth.json'}",
+        "ab" * 32,
+        "docker://registry.example.com/dev/kinoite:latest",
+    ]

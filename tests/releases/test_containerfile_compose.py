@@ -279,3 +279,18 @@ def test_a_build_whose_worker_was_killed_is_failed_by_the_next_delivery(
     assert compose.failure_reason == "Interrupted: the worker running this compose stopped before it finished"
     assert registry_digest(f"{oci_registry.host}/dev/kinoite:latest") is None
     assert not Ref.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_push_uses_the_workers_registry_auth_file_when_there_is_one(oci_stages, oci_registry, settings) -> None:
+    auth = settings.PORTAL_REGISTRY_AUTH_FILE
+    auth.parent.mkdir(parents=True, exist_ok=True)
+    auth.write_text(json.dumps({"auths": {"registry.example.com": {"auth": "dXNlcjpwYXNz"}}}))
+    auth.chmod(0o600)
+
+    compose = compose_run(compose_id=compose_request(treefile=save_containerfile(), enqueue=False).pk)
+
+    assert compose.state == Compose.State.SUCCEEDED, compose.log
+    push = next(line for line in compose.log.splitlines() if " push " in line)
+    assert f"--authfile={auth}" in push
