@@ -14,8 +14,9 @@ A layered host is counted on the image it runs (``base-checksum``), which is wha
 
 Which ref a host follows: an ostree host the ref of an ostree stage named like its ``booted_ref`` (the later stage
 wins); a bootc host the tag ``booted_ref`` of the OCI stage whose ``image_registry/image_repository`` is its
-``booted_remote``, counted by image digest (what ``booted_checksum`` holds for it). An rpm-ostree host rebased to a
-container image without bootc reports no digest and stays ``other``.
+``booted_remote``, counted by image digest (what ``booted_checksum`` holds for it). A host rebased to a registry
+image with rpm-ostree alone counts the same way, by the digest rpm-ostree reports beside the reference; an older
+rpm-ostree that reports no digest leaves it ``other``.
 """
 
 from __future__ import annotations

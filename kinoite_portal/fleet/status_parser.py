@@ -3,7 +3,8 @@
 The document has ``deployments`` (newest first: a staged or pending deployment, then the booted one, then the
 rollback) and top-level ``cached-update`` and ``update-driver``. Each deployment carries ``checksum``, ``version``,
 ``timestamp`` (seconds since the epoch), ``booted``, ``staged``, ``pinned`` and either ``origin`` (``remote:ref``) or,
-for a host rebased to a container image, ``container-image-reference``. A host that layers packages reports its
+for a host rebased to a container image, ``container-image-reference`` (``ostree-image-signed:docker://...``) and
+``container-image-reference-digest`` (the image's manifest digest). A host that layers packages reports its
 local commit in ``checksum`` and the image it runs in ``base-checksum`` / ``base-version``.
 
 Fields this module does not know are kept (``raw``), never rejected: rpm-ostree adds fields between releases.
@@ -43,6 +44,10 @@ class Deployment:
     base_checksum: str
     base_version: str
     raw: dict[str, Any] = field(compare=False, repr=False)
+    # For a deployment from a container image: the reference split (None when rpm-ostree's reference is not one the
+    # portal reads) and the image's manifest digest hex ("" when rpm-ostree does not report it).
+    image: ImageRef | None = None
+    image_digest: str = ""
 
     @property
     def layered(self) -> bool:
@@ -68,7 +73,7 @@ class Deployment:
         """Return the fields the host page shows, as JSON-storable values."""
         return {
             "checksum": self.checksum,
-            "image_checksum": self.image_checksum,
+            "image_checksum": self.image_digest or self.image_checksum,
             "version": self.image_version,
             "local_version": self.version,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,
@@ -175,6 +180,7 @@ def parse_deployment(entry: Any, index: int) -> Deployment:
         # A local ref without a remote (``ostree admin deploy REF`` from a local repo).
         remote, ref = "", origin
     base_checksum = _checksum(entry, "base-checksum", where, required=False)
+    digest = entry.get("container-image-reference-digest")
     return Deployment(
         checksum=_checksum(entry, "checksum", where, required=True),
         version=_text(entry, "version", where, MAX_VERSION_LENGTH),
@@ -189,6 +195,8 @@ def parse_deployment(entry: Any, index: int) -> Deployment:
         base_checksum=base_checksum,
         base_version=_text(entry, "base-version", where, MAX_VERSION_LENGTH) if base_checksum else "",
         raw=entry,
+        image=parse_ostree_image_reference(container) if container else None,
+        image_digest=_digest(digest, where, "container-image-reference-digest") if container and digest else "",
     )
 
 
@@ -381,6 +389,56 @@ def _signature(value: Any, where: str) -> str:
     raise StatusError(f"{where}: 'signature' must be insecure, containerPolicy, {{ostreeRemote: NAME}} or null")
 
 
+# rpm-ostree's container image references (ostree-ext's OstreeImageReference): the signature policy, then the image
+# with its containers-image transport. ``ostree-remote-*`` name an ostree remote whose keys verify.
+OSTREE_IMAGE_PREFIXES = {
+    "ostree-unverified-registry:": Signature.UNVERIFIED,
+    "ostree-unverified-image:": Signature.UNVERIFIED,
+    "ostree-image-signed:": Signature.CONTAINER_POLICY,
+    "ostree-remote-registry:": Signature.OSTREE_REMOTE,
+    "ostree-remote-image:": Signature.OSTREE_REMOTE,
+}
+
+
+def parse_ostree_image_reference(text: str) -> ImageRef | None:
+    """Return rpm-ostree's ``container-image-reference`` split, or None when it is not in a form the portal reads.
+
+    ``ostree-unverified-registry:IMAGE`` and ``ostree-remote-registry:REMOTE:IMAGE`` name a registry image;
+    ``ostree-unverified-image:``, ``ostree-image-signed:`` and ``ostree-remote-image:REMOTE:`` are followed by a
+    transport (``docker://IMAGE`` or ``registry:IMAGE`` for a registry; ``oci:``, ``containers-storage:``... else).
+    """
+    prefix = next((p for p in OSTREE_IMAGE_PREFIXES if text.startswith(p)), None)
+    if prefix is None:
+        return None
+    rest = text[len(prefix) :]
+    if prefix.startswith("ostree-remote-"):
+        _remote, sep, rest = rest.partition(":")
+        if not sep:
+            return None
+    if prefix.endswith("-registry:"):
+        transport, image = "registry", rest
+    elif rest.startswith("docker://"):
+        transport, image = "registry", rest[len("docker://") :]
+    else:
+        transport, sep, image = rest.partition(":")
+        if not sep or not transport or not image:
+            return None
+    registry = repository = tag = ""
+    if transport == "registry":
+        try:
+            registry, repository, tag = split_image(image)
+        except ValueError:
+            return None
+    return ImageRef(
+        image=image,
+        transport=transport,
+        registry=registry,
+        repository=repository,
+        tag=tag,
+        signature=OSTREE_IMAGE_PREFIXES[prefix],
+    )
+
+
 def _image_ref(value: Any, where: str) -> ImageRef:
     if not isinstance(value, dict):
         raise StatusError(f"{where} must be an object with 'image' and 'transport'")
@@ -404,9 +462,9 @@ def _image_ref(value: Any, where: str) -> ImageRef:
     )
 
 
-def _digest(value: Any, where: str) -> str:
+def _digest(value: Any, where: str, key: str = "imageDigest") -> str:
     if not isinstance(value, str) or not DIGEST_RE.fullmatch(value):
-        raise StatusError(f"{where}: 'imageDigest' must be sha256: and 64 hexadecimal characters")
+        raise StatusError(f"{where}: '{key}' must be sha256: and 64 hexadecimal characters")
     return value[len("sha256:") :].lower()
 
 

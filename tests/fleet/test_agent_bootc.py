@@ -115,7 +115,11 @@ def test_a_failing_bootc_never_silences_the_rpm_ostree_report(
     assert "bootc status skipped: bootc exited 1" in result.stderr
     report = CheckIn.objects.get(host=desktop["host"]).report
     assert "bootc" not in report
-    assert Host.objects.get(pk=desktop["host"].pk).booted_checksum == fake_checksum("ostree commit")
+    # Recorded from rpm-ostree's report alone: the image digest it reports beside the reference.
+    rpm_ostree = json.loads(desktop["rpm_ostree"].read_text())["deployments"][0]
+    host = Host.objects.get(pk=desktop["host"].pk)
+    assert f"sha256:{host.booted_checksum}" == rpm_ostree["container-image-reference-digest"]
+    assert (host.booted_remote, host.booted_ref) == (PROD_IMAGE, "stable")
 
 
 @LIVE

@@ -15,8 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kinoite_portal.fleet.status_parser import Signature, StatusError, parse_bootc_status, split_image
-from tests.fleet.helpers import bootc_doc, bootc_entry, fake_checksum
+from kinoite_portal.fleet.status_parser import (
+    Signature,
+    StatusError,
+    parse_bootc_status,
+    parse_ostree_image_reference,
+    parse_status,
+    split_image,
+)
+from tests.fleet.helpers import bootc_doc, bootc_entry, deployment, fake_checksum, status_doc
 
 DATA = Path(__file__).with_name("data")
 
@@ -184,3 +191,56 @@ def test_random_documents_either_parse_or_raise_status_error(booted: Any, spec: 
         return
     if status.booted is not None:
         assert len(status.booted.digest) == 64
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        (
+            "ostree-image-signed:docker://registry.example.com/prod/kinoite:stable",
+            ("registry", "registry.example.com/prod/kinoite", "stable", Signature.CONTAINER_POLICY),
+        ),
+        (
+            "ostree-unverified-registry:quay.io/fedora/fedora-kinoite:41",
+            ("registry", "quay.io/fedora/fedora-kinoite", "41", Signature.UNVERIFIED),
+        ),
+        (
+            "ostree-unverified-image:docker://quay.io/fedora/fedora-kinoite:41",
+            ("registry", "quay.io/fedora/fedora-kinoite", "41", Signature.UNVERIFIED),
+        ),
+        (
+            "ostree-remote-image:fedora:docker://quay.io/fedora/fedora-kinoite:41",
+            ("registry", "quay.io/fedora/fedora-kinoite", "41", Signature.OSTREE_REMOTE),
+        ),
+        (
+            "ostree-remote-registry:fedora:quay.io/fedora/fedora-kinoite:41",
+            ("registry", "quay.io/fedora/fedora-kinoite", "41", Signature.OSTREE_REMOTE),
+        ),
+        ("ostree-unverified-image:oci:/var/mnt/osupdate", ("oci", "", "", Signature.UNVERIFIED)),
+    ],
+)
+def test_it_reads_rpm_ostrees_container_image_references(reference: str, expected: Any) -> None:
+    image = parse_ostree_image_reference(reference)
+    assert image is not None
+    assert (image.transport, image.source, image.tag, image.signature) == expected
+
+
+@pytest.mark.parametrize(
+    "reference", ["quay.io/x:41", "docker://quay.io/x:41", "ostree-remote-image:fedora", "ostree-image-signed:"]
+)
+def test_a_container_reference_in_no_form_it_knows_is_left_unmatched(reference: str) -> None:
+    assert parse_ostree_image_reference(reference) is None
+
+
+def test_rpm_ostree_reports_the_container_images_digest_beside_its_reference() -> None:
+    reference = "ostree-image-signed:docker://registry.example.com/prod/kinoite:stable"
+    doc = status_doc(
+        deployment(fake_checksum("ostree"), booted=True, origin=None, container=reference),
+    )
+    doc["deployments"][0]["container-image-reference-digest"] = "sha256:" + "AB" * 32
+    booted = parse_status(doc).booted
+    assert booted.image_digest == "ab" * 32
+    assert booted.summary()["image_checksum"] == "ab" * 32
+    doc["deployments"][0]["container-image-reference-digest"] = "sha256:short"
+    with pytest.raises(StatusError, match="'container-image-reference-digest' must be sha256:"):
+        parse_status(doc)

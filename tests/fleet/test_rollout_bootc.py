@@ -20,7 +20,7 @@ from kinoite_portal.fleet.services.checkins import checkin_record
 from kinoite_portal.fleet.status_parser import parse_bootc_status, parse_status
 from kinoite_portal.releases.models import Commit, Stage
 from kinoite_portal.releases.services.commits import ref_move
-from tests.fleet.helpers import bootc_doc, bootc_entry, booted_on, fake_checksum
+from tests.fleet.helpers import bootc_doc, bootc_entry, booted_on, deployment, fake_checksum, status_doc
 
 REGISTRY, REPOSITORY = "registry.example.com", "prod/kinoite"
 IMAGE = f"{REGISTRY}/{REPOSITORY}"
@@ -208,3 +208,35 @@ def test_administrators_filter_hosts_by_image_signature_in_the_admin(
     page = client_for(admin_user).get("/admin/fleet/host/?image_signature=insecure").content.decode()
     assert "fin-bootc-insecure" in page
     assert "fin-bootc-current" not in page
+
+
+def test_a_host_rebased_with_rpm_ostree_to_the_stages_image_counts_against_its_tag_by_digest(
+    images: dict[str, Commit], finance: Department, enroll: Any
+) -> None:
+    # rpm-ostree rebase ostree-image-signed:docker://... without bootc's report: rpm-ostree gives the digest too.
+    def rebased(name: str, reference: str, digest: str | None) -> Host:
+        host, _ = enroll(finance, name)
+        doc = status_doc(deployment(fake_checksum(f"ostree of {name}"), booted=True, origin=None, container=reference))
+        if digest is None:
+            del doc["deployments"][0]["container-image-reference-digest"]
+        else:
+            doc["deployments"][0]["container-image-reference-digest"] = f"sha256:{digest}"
+        checkin_record(host=host, hostname=name, status=parse_status(doc), report={"status": doc})
+        return Host.objects.get(pk=host.pk)
+
+    head = images["head"].checksum
+    signed = rebased("fin-rebased-signed", f"ostree-image-signed:docker://{IMAGE}:stable", head)
+    unverified = rebased(
+        "fin-rebased-unverified", f"ostree-unverified-registry:{IMAGE}:stable", images["older"].checksum
+    )
+    no_digest = rebased("fin-rebased-old-rpm-ostree", f"ostree-image-signed:docker://{IMAGE}:stable", None)
+
+    assert (signed.booted_checksum, signed.booted_remote, signed.booted_ref) == (head, IMAGE, "stable")
+    assert (signed.image_signature, unverified.image_signature) == ("container-policy", "unverified")
+    assert unverified.accepts_unsigned
+    assert categories() == {
+        "fin-rebased-signed": "current",
+        "fin-rebased-unverified": "older",
+        "fin-rebased-old-rpm-ostree": "other",  # no digest to compare: it follows no stage the portal can tell
+    }
+    assert no_digest.booted_checksum == fake_checksum("ostree of fin-rebased-old-rpm-ostree")

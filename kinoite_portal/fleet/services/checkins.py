@@ -28,23 +28,32 @@ def checkin_history_trim(*, host_id: int, keep: int | None = None) -> int:
 
 def _deployment_fields(prefix: str, deployment: Deployment | None) -> dict[str, str]:
     return {
-        f"{prefix}_checksum": deployment.image_checksum if deployment else "",
+        f"{prefix}_checksum": _image_of(deployment) if deployment else "",
         f"{prefix}_version": deployment.image_version if deployment else "",
     }
+
+
+def _image_of(deployment: Deployment) -> str:
+    """Return the checksum the portal knows the deployment's image by: a container image's digest, else the commit."""
+    return deployment.image_digest or deployment.image_checksum
 
 
 def _ostree_fields(status: HostStatus) -> dict[str, Any]:
     """Return the host's image fields from ``rpm-ostree status``: the commit each deployment runs, and its origin."""
     booted = status.booted
+    # A host rebased to a registry image (rpm-ostree rebase ostree-image-signed:docker://...) follows its tag like a
+    # bootc host, when rpm-ostree reports the image's digest; without the digest it cannot be compared and stays
+    # a container host that follows no stage.
+    image = booted.image if booted.image_digest and booted.image and booted.image.source else None
     fields: dict[str, Any] = {
-        "booted_checksum": booted.image_checksum,
+        "booted_checksum": _image_of(booted),
         "booted_version": booted.image_version,
         "booted_origin": booted.container_image_reference or booted.origin,
-        "booted_remote": booted.remote,
-        "booted_ref": booted.ref,
+        "booted_remote": image.source if image else booted.remote,
+        "booted_ref": image.tag if image else booted.ref,
         "booted_layered": booted.layered,
         "booted_is_container": booted.is_container,
-        "image_signature": "",
+        "image_signature": booted.image.signature if booted.image else "",
         "deployments": [d.summary() for d in status.deployments],
     }
     for prefix, deployment in (("staged", status.staged), ("rollback", status.rollback)):
