@@ -2,7 +2,11 @@
 
 10,000 hosts are enrolled (a host row with a hashed token each, as /api/v1/enroll leaves it); the load generator is
 wrk with bench/load.lua, which posts a real-sized ``rpm-ostree status --json`` document (~3 KB, three deployments)
-with each host's own token and machine id, cycling through the hosts. Both runs are bounded in time and count.
+with each host's own token and machine id, cycling through the hosts. Every run is bounded in time and count.
+
+Then the same check-ins once more with rings on prod and a rollout running (what a check-in then adds: the ring's
+ref in its answer from the per-process ring layout, and the debounced gate evaluation: a Redis SET, at most one
+queued task per window), against a throwaway Redis, so the baseline of that row is the run without rings.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import json
 import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from bench import statusdoc
 from bench.common import django_setup, gunicorn, portal_environment, postgres_database, say, scratch_dir
 from bench.report import ItemResult, Row
+from tests.services import redis_server
 
 # Runs end after "seconds"; "limit" responses is only a safety bound (wrk keeps counting time after a thread stops,
 # so a run that reached it would understate the rate: the run is then reported as failed).
@@ -53,6 +59,56 @@ def _enroll(count: int, requests_file: Path) -> None:
     Host.objects.bulk_create(hosts, batch_size=2000)
 
 
+def _rings_and_a_rollout() -> None:
+    """Prod with rings (pilot: 2 departments, early: 8, broad: the rest), their refs, and a rollout running."""
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from kinoite_portal.fleet.models import Department
+    from kinoite_portal.releases.models import Commit, Promotion, Ref, Stage, Treefile
+    from kinoite_portal.rollouts.models import Ring, Rollout, RolloutRing, ring_ref
+
+    dev = Stage.objects.create(name="dev", order=0, repo_path="bench-missing/dev")
+    prod = Stage.objects.create(name="prod", order=1, repo_path="bench-missing/prod")
+    Treefile.objects.create(name="kinoite", content={"ref": "kinoite/dev"}, published_ref=statusdoc.PROD_REF)
+    new = Commit.objects.create(checksum=statusdoc.fake_checksum("ring-new"), version="41.2", timestamp=timezone.now())
+    promotion = Promotion.objects.create(
+        commit=new,
+        source_stage=dev,
+        target_stage=prod,
+        target_ref=statusdoc.PROD_REF,
+        state=Promotion.State.SUCCEEDED,
+        requested_by=User.objects.create_user("bench-rita", password="x"),
+        published_commit=new,
+    )
+    rollout = Rollout.objects.create(promotion=promotion, stage=prod, stage_ref=statusdoc.PROD_REF, commit=new)
+    departments = list(Department.objects.order_by("pk"))
+    now = timezone.now()
+    for order, (name, members) in enumerate(
+        (("pilot", departments[:2]), ("early", departments[2:10]), ("broad", [])), start=1
+    ):
+        ring = Ring.objects.create(stage=prod, name=name, order=order)
+        ring.departments.set(members)
+        moved = name in ("pilot", "early")
+        Ref.objects.create(stage=prod, name=ring_ref(statusdoc.PROD_REF, name), head=new if moved else None)
+        RolloutRing.objects.create(
+            rollout=rollout,
+            ring=ring,
+            name=name,
+            order=order,
+            ref=ring_ref(statusdoc.PROD_REF, name),
+            is_last=name == "broad",
+            soak_time=ring.soak_time,
+            success_threshold=ring.success_threshold,
+            failure_threshold=ring.failure_threshold,
+            update_timeout=ring.update_timeout,
+            auto_advance=ring.auto_advance,
+            state=RolloutRing.State.MOVED if moved else RolloutRing.State.WAITING,
+            move_requested_at=now if moved else None,
+            moved_at=now if moved else None,
+        )
+
+
 def _wrk(port: int, mode: str, requests_file: Path, *, seconds: int, limit: int) -> dict[str, Any]:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -87,8 +143,10 @@ def _wrk(port: int, mode: str, requests_file: Path, *, seconds: int, limit: int)
 def run(*, quick: bool) -> ItemResult:
     result = ItemResult(3, "Check-in throughput")
     scale = QUICK if quick else FULL
-    with scratch_dir("checkin") as tmp, postgres_database() as db_url:
-        env = portal_environment(database_url=db_url, var_dir=tmp / "var")
+    with scratch_dir("checkin") as tmp, postgres_database() as db_url, redis_server(tmp) as redis_url:
+        env = portal_environment(
+            database_url=db_url, var_dir=tmp / "var", extra={"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+        )
         django_setup(env)
         from kinoite_portal.fleet.models import CheckIn, Host
 
@@ -112,6 +170,13 @@ def run(*, quick: bool) -> ItemResult:
             livez = _wrk(port, "livez", requests_file, seconds=scale["seconds"], limit=scale["limit"])
             say(f"item 3: POST /api/v1/checkin for {scale['seconds']} s")
             checkin = _wrk(port, "checkin", requests_file, seconds=scale["seconds"], limit=scale["limit"])
+            _rings_and_a_rollout()
+            from kinoite_portal.rollouts.following import LAYOUT_SECONDS
+
+            time.sleep(LAYOUT_SECONDS)  # the server's processes keep the ring layout (no rings yet) this long
+            say(f"item 3: POST /api/v1/checkin with rings and a rollout running, for {scale['seconds']} s")
+            _wrk(port, "checkin", requests_file, seconds=scale["warmup"], limit=scale["limit"])
+            ringed = _wrk(port, "checkin", requests_file, seconds=scale["seconds"], limit=scale["limit"])
         stored = CheckIn.objects.count() - warm
         reporting = Host.objects.filter(last_checkin_at__isnull=False).count()
     ratio = checkin["rate"] / livez["rate"]
@@ -138,6 +203,17 @@ def run(*, quick: bool) -> ItemResult:
             "",
             "0",
             checkin["failed"] == 0 and livez["failed"] == 0,
+        )
+    )
+    result.rows.append(
+        Row(
+            3,
+            "check-ins per second with rings and a rollout running (baseline: without rings)",
+            ringed["rate"],
+            checkin["rate"],
+            "/s",
+            "0 failed",
+            ringed["failed"] == 0,
         )
     )
     result.notes.append(

@@ -64,10 +64,13 @@ def _portal_dirs(settings: Any, tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_ring_layout() -> None:
-    """Forget the ring layout a check-in keeps for a few seconds: a test's rollback or flush sends no signals."""
+    """Forget the ring layout and rolling-out stages a check-in keeps for a few seconds: a test's rollback or flush
+    sends no signals."""
     from kinoite_portal.rollouts.following import layout_forget
+    from kinoite_portal.rollouts.triggers import rolling_out_forget
 
     layout_forget()
+    rolling_out_forget()
 
 
 @pytest.fixture(autouse=True)

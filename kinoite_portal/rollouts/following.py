@@ -4,8 +4,11 @@ The check-in answer names it (``PORTAL_CHECKIN_ANSWER_PROVIDER``); the agent reb
 ring's ref exists from the first rollout that reached the ring; before that the ring's hosts stay on the stage ref,
 which holds the same commit they would get. Desktops follow the last stage that has rings (prod).
 
-Every check-in asks, so the ring layout (the stage with rings, their names, the published refs) is kept for a few
-seconds per process; a change saved in this process is seen at once, in the others within ``LAYOUT_SECONDS``.
+Every check-in asks, so the ring layout (the stage with rings, their names and members, the published refs) is kept
+for a few seconds per process; a change saved in this process is seen at once, in the others within
+``LAYOUT_SECONDS``. The ring a host is in follows the rule of ``selectors.hosts_with_ring``, from the layout and the
+host's own department, so a check-in asks the database only whether its ring's ref exists yet (the worker creates
+it when the rollout reaches the ring, and a host must hear of it at its next check-in).
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 
 from kinoite_portal.fleet.models import Host
-from kinoite_portal.releases.models import Ref, Treefile
+from kinoite_portal.releases.models import Ref, Stage, Treefile
 from kinoite_portal.rollouts.models import Ring, ring_ref
-from kinoite_portal.rollouts.selectors import ring_for_host
+from kinoite_portal.rollouts.selectors import ring_members
 
 LAYOUT_SECONDS = 5.0
 
@@ -30,6 +33,15 @@ class _Layout:
     stage_id: int
     ring_names: tuple[str, ...]
     published_refs: frozenset[str]
+    host_rings: dict[int, str]  # single hosts: the first ring that lists them
+    department_rings: dict[int, str]  # departments: the first ring that lists them
+
+    def ring_of(self, host: Host) -> str:
+        """Return the name of the ring ``host`` is in: listed, else by department, else the last ring."""
+        listed = self.host_rings.get(host.pk)
+        if listed is not None:
+            return listed
+        return self.department_rings.get(host.department_id, self.ring_names[-1])
 
 
 _lock = threading.Lock()
@@ -45,10 +57,20 @@ def _layout() -> _Layout | None:
     layout = None
     if rings:
         stage_id = rings[0][0]
+        members = ring_members(Stage(pk=stage_id))
+        host_rings: dict[int, str] = {}
+        department_rings: dict[int, str] = {}
+        for ring in members.rings:  # in order: the first ring that lists a host or department wins
+            for host_id in members.hosts.get(ring.pk, []):
+                host_rings.setdefault(host_id, ring.name)
+            for department in ring.departments.all():
+                department_rings.setdefault(department.pk, ring.name)
         layout = _Layout(
             stage_id=stage_id,
-            ring_names=tuple(name for ring_stage, name in rings if ring_stage == stage_id),
+            ring_names=tuple(ring.name for ring in members.rings),
             published_refs=frozenset(Treefile.objects.values_list("published_ref", flat=True)),
+            host_rings=host_rings,
+            department_rings=department_rings,
         )
     with _lock:
         _cached = (time.monotonic(), layout)
@@ -67,14 +89,11 @@ for _model in (Ring, Treefile, Ring.departments.through, Ring.hosts.through):
     post_delete.connect(layout_forget, sender=_model, dispatch_uid=f"rollouts.layout.delete.{_model.__name__}")
 
 
-def host_follow_ref(*, host: Host) -> str | None:
-    """Return the ref ``host`` should follow, or None when rings do not concern it (no rings, another source)."""
-    if not host.booted_ref or host.booted_is_container:
+def _base_ref(host: Host, layout: _Layout | None) -> str | None:
+    """Return the published ref whose rings ``host`` follows (it or one of its ring refs), or None."""
+    if layout is None or not host.booted_ref or host.booted_is_container:
         return None
-    layout = _layout()
-    if layout is None:
-        return None
-    base = next(
+    return next(
         (
             ref
             for ref in layout.published_refs
@@ -82,14 +101,21 @@ def host_follow_ref(*, host: Host) -> str | None:
         ),
         None,
     )
-    if base is None:
-        return None
-    from kinoite_portal.releases.models import Stage
 
-    ring = ring_for_host(host=host, stage=Stage(pk=layout.stage_id))
-    if ring is None:
-        return base
-    target = ring_ref(base, ring.name)
+
+def host_ring_stage(*, host: Host) -> int | None:
+    """Return the id of the stage with rings whose refs ``host`` follows, or None (no query while layout is kept)."""
+    layout = _layout()
+    return layout.stage_id if layout is not None and _base_ref(host, layout) is not None else None
+
+
+def host_follow_ref(*, host: Host) -> str | None:
+    """Return the ref ``host`` should follow, or None when rings do not concern it (no rings, another source)."""
+    layout = _layout()
+    base = _base_ref(host, layout)
+    if layout is None or base is None:
+        return None
+    target = ring_ref(base, layout.ring_of(host))
     exists = Ref.objects.filter(stage_id=layout.stage_id, name=target, head__isnull=False).exists()
     return target if exists else base
 

@@ -14,7 +14,7 @@ from kinoite_portal.ostree import Repo, gvariant
 from kinoite_portal.releases.errors import PublishIncomplete
 from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.deltas import static_delta_publish
+from kinoite_portal.releases.services.deltas import promotion_static_delta_publish
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from kinoite_portal.releases.tasks.promotion import promotion_run_task
 from tests.releases.conftest import REF_STABLE
@@ -97,7 +97,7 @@ def test_a_second_promotion_makes_a_static_delta_from_the_previous_head(
     assert p2.state == Promotion.State.SUCCEEDED, p2.log
     assert p2.previous_head == v1
     # The ref is published first; the delta task (tests/releases/test_static_deltas.py) adds the delta after.
-    assert static_delta_publish(promotion_id=p2.pk) == f"{v1.checksum}-{v2.checksum}"
+    assert promotion_static_delta_publish(promotion_id=p2.pk) == f"{v1.checksum}-{v2.checksum}"
     assert f"{v1.checksum}-{v2.checksum}" in Repo(stages["prod"].repo_dir).static_deltas()
 
 

@@ -9,7 +9,7 @@ import pytest
 from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Promotion
 from kinoite_portal.releases.services.approvals import approval_grant
-from kinoite_portal.releases.services.deltas import static_delta_publish
+from kinoite_portal.releases.services.deltas import promotion_static_delta_publish
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from tests.releases.conftest import REF_STABLE
 from tests.services import wait_until
@@ -43,13 +43,13 @@ def test_the_ref_is_published_before_the_delta_and_the_delta_task_adds_it_to_the
     assert v2.checksum in summary_view(prod)
     assert name not in prod.static_deltas()
 
-    assert static_delta_publish(promotion_id=p2.pk) == name
+    assert promotion_static_delta_publish(promotion_id=p2.pk) == name
     assert name in prod.static_deltas()
     assert name in summary_view(prod)
     p2.refresh_from_db()
     assert f"static delta {v1.checksum[:10]}-{v2.checksum[:10]} generated" in p2.log
     # Twice is harmless: the delta is kept, not made again.
-    assert static_delta_publish(promotion_id=p2.pk) == name
+    assert promotion_static_delta_publish(promotion_id=p2.pk) == name
     assert prod.fsck().ok
 
 
@@ -62,7 +62,7 @@ def test_the_delta_task_skips_a_commit_the_ref_no_longer_publishes(stages, make_
     v3 = make_dev_commit("41.20261127.0", bash="5.2.38")
     promote(v3, release_engineer, approver)
 
-    assert static_delta_publish(promotion_id=p2.pk) is None
+    assert promotion_static_delta_publish(promotion_id=p2.pk) is None
     assert prod.static_deltas() == []
     assert prod.resolve(REF_STABLE) == v3.checksum
 
@@ -71,8 +71,8 @@ def test_the_delta_task_does_nothing_for_a_missing_or_failed_promotion(stages, m
     v1 = make_dev_commit("41.20261125.0")
     requested = promotion_request(user=release_engineer, checksum=v1.checksum)
 
-    assert static_delta_publish(promotion_id=requested.pk) is None
-    assert static_delta_publish(promotion_id=requested.pk + 1000) is None
+    assert promotion_static_delta_publish(promotion_id=requested.pk) is None
+    assert promotion_static_delta_publish(promotion_id=requested.pk + 1000) is None
     assert Repo(stages["prod"].repo_dir).static_deltas() == []
 
 
@@ -115,5 +115,5 @@ def test_the_delta_task_leaves_the_delta_to_a_later_request_of_the_same_ref(
     v3 = make_dev_commit("41.20261127.0", bash="5.2.38")
     promotion_request(user=release_engineer, checksum=v3.checksum)
 
-    assert static_delta_publish(promotion_id=p2.pk) is None
+    assert promotion_static_delta_publish(promotion_id=p2.pk) is None
     assert Repo(stages["prod"].repo_dir).static_deltas() == []

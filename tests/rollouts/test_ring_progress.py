@@ -10,8 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kinoite_portal.fleet.models import Department, Host
-from kinoite_portal.releases.models import Commit, Stage
-from kinoite_portal.rollouts.models import Ring, Rollout
+from kinoite_portal.releases.models import Commit, Stage, Treefile
+from kinoite_portal.releases.services.commits import ref_move
+from kinoite_portal.rollouts.following import host_follow_ref
+from kinoite_portal.rollouts.models import Ring, Rollout, ring_ref
 from kinoite_portal.rollouts.selectors import (
     Gate,
     RingProgress,
@@ -21,7 +23,7 @@ from kinoite_portal.rollouts.selectors import (
     ring_for_host,
     ring_progress,
 )
-from tests.fleet.helpers import booted_on, deployment, status_doc
+from tests.fleet.helpers import PROD_REF, booted_on, deployment, status_doc
 from tests.rollouts.conftest import check_in
 
 HOUR = timedelta(hours=1)
@@ -52,6 +54,36 @@ def test_a_host_listed_on_its_own_is_in_that_ring_whatever_its_department(
     assert ring_for_host(host=volunteer, stage=prod) == rings["pilot"]
     assert ring_for_host(host=colleague, stage=prod) == rings["early"]
     assert ring_for_host(host=outsider, stage=prod) == rings["broad"]  # in no ring: the last one
+
+
+def test_the_check_in_answer_places_hosts_by_the_same_rule_with_one_query_each(
+    prod: Stage,
+    rings: dict[str, Ring],
+    departments: dict[str, Department],
+    commits: dict[str, Commit],
+    make_host: Callable[..., Host],
+) -> None:
+    Treefile.objects.create(name="kinoite", content={"ref": "fedora/x86_64/kinoite/dev"}, published_ref=PROD_REF)
+    for name in rings:
+        ref_move(stage=prod, ref_name=ring_ref(PROD_REF, name), commit=commits["new"], source="rollout")
+    # A volunteer listed in pilot and in broad (the first wins), finance also listed by broad (early comes first),
+    # sales in no ring (the last ring).
+    volunteer = make_host("fin-volunteer", departments["finance"])
+    rings["pilot"].hosts.add(volunteer)
+    rings["broad"].hosts.add(volunteer)
+    rings["broad"].departments.add(departments["finance"])
+    hosts = [volunteer, make_host("fin-002", departments["finance"]), make_host("sales-001", departments["sales"])]
+    for host in hosts:
+        check_in(host, booted_on(commits["old"].checksum))
+    hosts = [Host.objects.get(pk=host.pk) for host in hosts]
+    expected = [ring_ref(PROD_REF, ring_for_host(host=host, stage=prod).name) for host in hosts]  # type: ignore[union-attr]
+    host_follow_ref(host=hosts[0])  # reads the layout once
+
+    with CaptureQueriesContext(connection) as ctx:
+        answers = [host_follow_ref(host=host) for host in hosts]
+
+    assert answers == expected == [ring_ref(PROD_REF, name) for name in ("pilot", "early", "broad")]
+    assert len(ctx.captured_queries) == len(hosts)  # whether the ring's ref exists yet, nothing about rings
 
 
 def test_a_stage_without_rings_puts_no_host_in_a_ring(

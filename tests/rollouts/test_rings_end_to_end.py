@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.promotions import promotion_request
 from kinoite_portal.rollouts.models import Ring, Rollout, RolloutRing
 from kinoite_portal.rollouts.services.rollouts import rollout_rollback
+from kinoite_portal.rollouts.triggers import ROLLING_OUT_SECONDS
 from tests.fleet.helpers import PROD_REF
 from tests.rollouts.conftest import FALLBACK, GREEN, RED, RING_RPM_OSTREE
 from tests.services import wait_until
@@ -95,6 +97,9 @@ def test_a_promoted_commit_reaches_each_ring_once_the_previous_ring_booted_it_he
         desktop.agent()
 
     promotion = publish(make_dev_commit("41.20261125.0"), release_engineer, approver)
+    # The worker started the rollout: this process, which serves the check-ins, has kept "no rollout running"
+    # since the agents' first reports, and sees it within ROLLING_OUT_SECONDS (beat, not run here, would evaluate).
+    time.sleep(ROLLING_OUT_SECONDS)
 
     new = promotion.published_commit
     assert new is not None
@@ -122,6 +127,10 @@ def test_a_promoted_commit_reaches_each_ring_once_the_previous_ring_booted_it_he
     wait_moved("early", celery_worker)
     assert prod.resolve(EARLY) == new.checksum
     assert prod.resolve(PROD_REF) == old.checksum
+    # The early ring's clients come from the old commit: its delta follows the move in a task of its own.
+    delta = f"{old.checksum}-{new.checksum}"
+    wait_until(lambda: delta in prod.static_deltas(), timeout=60, message="the early ring's static delta")
+    assert "releases.ref_static_delta" in celery_worker.log()
     assert "rebased to prod:" + EARLY in early.agent().stderr
     early.agent()
     wait_moved("broad", celery_worker)

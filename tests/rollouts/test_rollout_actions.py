@@ -3,6 +3,7 @@ end-to-end tests), so each ring move is the real ``ostree refs`` on the prod rep
 
 from __future__ import annotations
 
+import subprocess
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from kinoite_portal.fleet.models import Department, Host
 from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
+from kinoite_portal.releases.services.deltas import ref_static_delta_publish
 from kinoite_portal.releases.services.promotions import promotion_run
 from kinoite_portal.rollouts.models import Rollout, RolloutEvent, RolloutRing
 from kinoite_portal.rollouts.services.rollouts import (
@@ -77,6 +79,46 @@ def test_advancing_twice_or_an_unknown_ring_or_without_a_reason_is_refused_and_c
         rollout_advance(user=release_engineer, rollout=rollout, reason="go")
 
     assert (states(rollout), RolloutEvent.objects.count(), AuditEvent.objects.count()) == before
+
+
+def summary_view(repo: Repo) -> str:
+    return subprocess.run(
+        ["ostree", "summary", "--view", f"--repo={repo.path}"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_a_ring_move_publishes_the_ref_and_summary_first_and_queues_the_static_delta(
+    rollout: Rollout, approver: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    prod = Repo(rollout.stage.repo_dir)
+    old, new = rollout.previous_commit.checksum, rollout.commit.checksum
+    name = f"{old}-{new}"
+    rollout_advance(user=approver, rollout=rollout, reason="go", ring_name="early")
+    early = rollout.rings.get(name="early")
+
+    with django_capture_on_commit_callbacks() as queued:
+        rollout_ring_move(rollout_ring_id=early.pk)
+
+    # Published under the repo lock without the delta: clients fetch objects until it is ready.
+    assert prod.resolve(EARLY) == new
+    assert EARLY in summary_view(prod)
+    assert name not in prod.static_deltas()
+    (move,) = AuditEvent.objects.filter(action="rollout.move", object_id=str(rollout.pk))
+    assert any("refs" in command and EARLY in command for command in move.commands)
+    assert not any("static-delta" in command for command in move.commands)
+    # One delta task (old -> new for the early ring's clients), sent once the move is recorded.
+    assert [cb.__qualname__ for cb in queued].count("task_send_args_on_commit.<locals>.<lambda>") == 1
+
+    # What that task runs on the worker (the end-to-end tests run it there).
+    assert ref_static_delta_publish(stage_id=rollout.stage_id, ref=EARLY, from_checksum=old, to_checksum=new) == name
+    assert name in prod.static_deltas()
+    assert name in summary_view(prod)
+    (delta,) = AuditEvent.objects.filter(action="stage.static_delta")
+    assert any("static-delta generate" in command for command in delta.commands)
+    # Twice is harmless, and a ref that moved on gets no delta to a commit its clients no longer get.
+    assert ref_static_delta_publish(stage_id=rollout.stage_id, ref=EARLY, from_checksum=old, to_checksum=new) == name
+    assert ref_static_delta_publish(stage_id=rollout.stage_id, ref=BROAD, from_checksum=old, to_checksum=new) is None
+    assert prod.fsck().ok
 
 
 def test_a_halted_rollout_moves_nothing_until_resumed_and_advance_says_so(rollout: Rollout, approver: Any) -> None:

@@ -64,13 +64,19 @@ def job_waiting_warnings(job: models.Model, *, queue: str, waiting_since: dateti
     return [f"The job waits: {warning}"] if warning else []
 
 
-def task_send_args_on_commit(name: str, args: list[object]) -> None:
+def task_send_args(name: str, args: list[object], *, countdown: float | None = None) -> bool:
+    """Send ``name`` with ``args`` now (to run ``countdown`` seconds later), for work no row waits on.
+
+    A failed send is logged and False returned: whoever needs the work done also has it on a beat schedule.
+    """
+    try:
+        celery_app.send_task(name, args=args, countdown=countdown)
+    except Exception:
+        logger.exception("could not send %s %r", name, args)
+        return False
+    return True
+
+
+def task_send_args_on_commit(name: str, args: list[object], *, countdown: float | None = None) -> None:
     """Send ``name`` with ``args`` once the transaction commits, for work no row waits on: a failed send is logged."""
-
-    def send() -> None:
-        try:
-            celery_app.send_task(name, args=args)
-        except Exception:
-            logger.exception("could not send %s %r", name, args)
-
-    transaction.on_commit(send, robust=True)
+    transaction.on_commit(lambda: task_send_args(name, args, countdown=countdown), robust=True)

@@ -1,7 +1,8 @@
 """Rollouts: starting one when a promotion published, moving ring refs, gates, and approvers' actions.
 
 A ring move is ``ostree refs --force --create=RING_REF CHECKSUM`` on the stage repo by a worker, under the stage's
-repo lock like a promotion, then a static delta from the ring's previous head (if missing) and a signed summary.
+repo lock like a promotion, then a signed summary; the static deltas its clients need follow in tasks of their own
+(``releases.services.deltas``), as after a promotion: the ref is published first, the delta when it is ready.
 The commit was signed once by the promotion, and is bound to every ring ref, so the move never re-commits. A move is
 recorded as requested before the worker runs and as done after; a worker that died in between leaves the ring
 "moving", and the next gate evaluation sends it again. Every move, halt and decision is audited and put on the
@@ -17,10 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
-from kinoite_portal.ostree import Repo
 from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate
 from kinoite_portal.releases.services.commits import ref_move
-from kinoite_portal.releases.services.queueing import task_send_on_commit
+from kinoite_portal.releases.services.joblog import JobLog
+from kinoite_portal.releases.services.queueing import task_send_args_on_commit, task_send_on_commit
 from kinoite_portal.releases.services.stages import (
     stage_repo,
     stage_repo_busy,
@@ -42,17 +43,6 @@ class RolloutError(Exception):
 
 class RolloutConflict(RolloutError):
     """Refused because of the rollout's current state (HTTP 409 in the API)."""
-
-
-class _Log:
-    """Collects the command lines a ring move ran, for the audit trail."""
-
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-
-    def write(self, text: str) -> None:
-        if text.startswith("+ "):
-            self.commands.append(text[2:])
 
 
 def _event(rollout: Rollout, kind: str, message: str, *, ring: RolloutRing | None = None, actor: Any = None) -> None:
@@ -236,14 +226,15 @@ def rollout_ring_move(*, rollout_ring_id: int) -> RolloutRing:
             )
             _halt(rollout, reason=reason, actor=None)
             return rollout_ring
-        log = _Log()
+        # No job row keeps a ring move's log: its command lines go to the audit trail.
+        log = JobLog()
         repo = stage_repo(stage, log=log)
         previous: dict[str, str | None] = {}
         for ref in refs:
             previous[ref] = repo.resolve(ref)
             if previous[ref] != commit.checksum:
                 repo.set_ref(ref, commit.checksum)
-        _deltas_and_summary(repo, rollout, previous)
+        stage_summary_update(repo=repo, stage=stage)
         now = timezone.now()
         with transaction.atomic():
             for ref in refs:
@@ -268,19 +259,19 @@ def rollout_ring_move(*, rollout_ring_id: int) -> RolloutRing:
                 commands=log.commands,
                 data={"ring": rollout_ring.name, "refs": refs, "commit": commit.checksum},
             )
+            _queue_deltas(rollout, rollout_ring.ref, previous)
     return rollout_ring
 
 
-def _deltas_and_summary(repo: Repo, rollout: Rollout, previous: dict[str, str | None]) -> None:
-    """Make the static deltas the moved refs' clients need (if missing), then the signed summary.
+def _queue_deltas(rollout: Rollout, ref: str, previous: dict[str, str | None]) -> None:
+    """Queue the static deltas the moved ring's clients need, to be made once the move is recorded.
 
     Clients come from the ref's previous commit, or, rebasing from the stage ref, from what it held at the start.
     """
+    commit = rollout.commit.checksum
     olds = {*previous.values(), rollout.previous_commit.checksum if rollout.previous_commit else None}
-    for old in {checksum for checksum in olds if checksum and checksum != rollout.commit.checksum}:
-        if repo.has_commit(old):
-            repo.generate_static_delta(old, rollout.commit.checksum)
-    stage_summary_update(repo=repo, stage=rollout.stage)
+    for old in sorted(checksum for checksum in olds if checksum and checksum != commit):
+        task_send_args_on_commit("releases.ref_static_delta", [rollout.stage_id, ref, old, commit])
 
 
 # ------------------------------------------------------------------------------------------------- gates
