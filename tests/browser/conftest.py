@@ -129,9 +129,12 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """Return a function that opens a page in a NEW browser context (another person, own cookies)."""
     contexts = []
 
-    def make(width: int = 1280, height: int = 900) -> Page:
+    def make(width: int = 1280, height: int = 900, locale: str | None = None) -> Page:
         context = browser.new_context(
-            viewport={"width": width, "height": height}, timezone_id="Europe/Berlin", is_mobile=width < 600
+            viewport={"width": width, "height": height},
+            timezone_id="Europe/Berlin",
+            is_mobile=width < 600,
+            **({"locale": locale} if locale else {}),
         )
         contexts.append(context)
         page = context.new_page()

@@ -48,21 +48,23 @@ def test_a_missing_commit_says_so_with_the_navigation(
     shot(page, "error-404-wide")
 
 
-def test_the_audit_trail_shows_absolute_times_in_the_viewers_zone_with_relative_on_hover(
-    demo_data: dict[str, Any], page: Any, sign_in: Any, live_server: Any
+def test_the_audit_trail_shows_absolute_times_in_the_viewers_zone_and_clock_with_relative_on_hover(
+    demo_data: dict[str, Any], new_page: Any, sign_in: Any, live_server: Any
 ) -> None:
     event = audit_record(action="test.absolute", actor_label="worker", message="a moment to show")
-    sign_in(page, "alice")
-
-    page.goto(f"{live_server.url}/releases/audit/?action=test.absolute")
-
-    cell = page.locator("table time.absolute").first
-    text, title = cell.inner_text(), cell.get_attribute("title")
-    # The page runs in Europe/Berlin: the absolute time is local, with the zone named.
+    # The pages run in Europe/Berlin: the absolute time is local, with the zone named, on the viewer's own clock.
     local = event.created_at.astimezone(ZoneInfo("Europe/Berlin"))
-    assert f"{local:%H}:{local:%M}" in text
-    assert str(local.year) in text
-    assert title == "just now"
+    for locale, clock in (("en-GB", f"{local:%H}:{local:%M}"), ("en-US", f"{local:%I}:{local:%M} {local:%p}")):
+        page = new_page(locale=locale)
+        sign_in(page, "alice")
+
+        page.goto(f"{live_server.url}/releases/audit/?action=test.absolute")
+
+        cell = page.locator("table time.absolute").first
+        text, title = cell.inner_text(), cell.get_attribute("title")
+        assert clock in text, (locale, text)
+        assert str(local.year) in text
+        assert title == "just now"
 
 
 def test_the_treefile_editor_is_monospace_with_line_numbers(
