@@ -478,17 +478,20 @@ def _ref_moves(stage: Stage | None, start: datetime, end: datetime, refs: list[s
     )
     if refs is not None:
         moves = moves.filter(ref__name__in=refs)
+    # The few columns a marker shows: a commit row also holds its package list, which is costly to decode.
+    rows = moves.order_by("moved_at").values_list(
+        "ref__name", "moved_at", "source", "commit__version", "commit__checksum"
+    )
     return [
         (
-            move.ref.name,
+            ref,
             Marker(
-                at=move.moved_at,
-                label=f"{move.ref.name} → {move.commit.version or move.commit.checksum[:10]} "
-                f"({move.get_source_display()})",
-                kind=MARKER_KINDS.get(move.source, "move"),
+                at=moved_at,
+                label=f"{ref} → {version or checksum[:10]} ({RefUpdate.Source(source).label})",
+                kind=MARKER_KINDS.get(source, "move"),
             ),
         )
-        for move in moves.select_related("ref", "commit").order_by("moved_at")[:100]
+        for ref, moved_at, source, version, checksum in rows[:100]
     ]
 
 
