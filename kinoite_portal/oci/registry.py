@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kinoite_portal.ostree.errors import CommandError, OstreeError
-from kinoite_portal.ostree.runner import CommandResult, LogSink, run
+from kinoite_portal.ostree.runner import CommandResult, LogSink, display_command, run
 
 SKOPEO_TIMEOUT = 1800.0
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
@@ -218,6 +218,28 @@ class Skopeo:
             head += ["--registries.d", str(registries_d)]
         return run([*head, *args], log=self.log, timeout=self.timeout, env=env, check=check)
 
+    def _read(self, args: list[str]) -> CommandResult | None:
+        """Run a read; return None when the registry answers that the image or repository does not exist.
+
+        That answer goes to the log as one plain line, not as a failed command: before a first promotion the prod
+        tag is simply not there yet.
+        """
+        argv = ["skopeo", *args]
+        if self.log is not None:
+            self.log.write("+ " + display_command(argv))
+        result = run(argv, timeout=self.timeout, check=False)
+        if result.ok:
+            return result
+        missing = _missing(result.stderr)
+        if self.log is not None:
+            self.log.write("# not in the registry" if missing else f"! exit {result.returncode}")
+            if not missing:
+                for line in result.stderr.strip().splitlines()[-5:]:
+                    self.log.write(line)
+        if missing:
+            return None
+        raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
+
     def _auth(self) -> list[str]:
         return ["--authfile", str(self.auth_file)] if self.auth_file and self.auth_file.exists() else []
 
@@ -226,13 +248,11 @@ class Skopeo:
     def inspect(self, repo: ImageRepo, *, tag: str | None = None, digest: str | None = None) -> ImageInfo:
         """Return the image a tag or a digest names; raise ImageNotFound when there is none."""
         ref = repo.docker(tag=tag, digest=digest)
-        result = self._run(
-            ["inspect", "--no-tags", f"--tls-verify={str(repo.tls_verify).lower()}", *self._auth(), ref], check=False
+        result = self._read(
+            ["inspect", "--no-tags", f"--tls-verify={str(repo.tls_verify).lower()}", *self._auth(), ref]
         )
-        if not result.ok:
-            if _missing(result.stderr):
-                raise ImageNotFound(f"{ref.removeprefix('docker://')} does not exist in the registry.")
-            raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
+        if result is None:
+            raise ImageNotFound(f"{ref.removeprefix('docker://')} does not exist in the registry.")
         return parse_inspect(result.stdout)
 
     def resolve(self, repo: ImageRepo, tag: str) -> str | None:
@@ -252,20 +272,17 @@ class Skopeo:
 
     def raw_manifest(self, repo: ImageRepo, digest: str) -> bytes:
         """Return the manifest bytes of ``digest`` (what a simple signature is made over)."""
-        result = self._run(
+        result = self._read(
             [
                 "inspect",
                 "--raw",
                 f"--tls-verify={str(repo.tls_verify).lower()}",
                 *self._auth(),
                 repo.docker(digest=digest),
-            ],
-            check=False,
+            ]
         )
-        if not result.ok:
-            if _missing(result.stderr):
-                raise ImageNotFound(f"{repo.name}@{digest} does not exist in the registry.")
-            raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
+        if result is None:
+            raise ImageNotFound(f"{repo.name}@{digest} does not exist in the registry.")
         manifest = result.stdout.encode()
         if manifest_digest(manifest) != validate_digest(digest):
             raise RegistryError(
@@ -275,14 +292,11 @@ class Skopeo:
 
     def tags(self, repo: ImageRepo) -> list[str]:
         """Return the repository's tags (an empty list when the repository does not exist yet)."""
-        result = self._run(
-            ["list-tags", f"--tls-verify={str(repo.tls_verify).lower()}", *self._auth(), f"docker://{repo.name}"],
-            check=False,
+        result = self._read(
+            ["list-tags", f"--tls-verify={str(repo.tls_verify).lower()}", *self._auth(), f"docker://{repo.name}"]
         )
-        if not result.ok:
-            if _missing(result.stderr):
-                return []
-            raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
+        if result is None:
+            return []
         try:
             return sorted(str(tag) for tag in json.loads(result.stdout).get("Tags") or [])
         except (ValueError, AttributeError) as exc:

@@ -1,10 +1,13 @@
-"""Deployment checks about releases: every stage desktops pull from signs what it publishes."""
+"""Checks about releases: every stage desktops pull from signs what it publishes; registry passwords stay private."""
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
 from typing import Any
 
-from django.core.checks import CheckMessage, Warning, register
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError
 
 
@@ -28,3 +31,25 @@ def check_published_stages_sign(app_configs: Any = None, **kwargs: Any) -> list[
         )
         for stage in unsigned
     ]
+
+
+@register()
+def check_registry_auth_file_is_private(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a registry auth file others can read: it holds the registries' passwords in clear."""
+    path = Path(settings.PORTAL_REGISTRY_AUTH_FILE)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return []  # no OCI stage needs credentials (public or anonymous registries)
+    except OSError as exc:
+        return [Warning(f"The registry auth file {path} cannot be read: {exc}", id="kinoite_portal.W051")]
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return [
+            Error(
+                f"The registry auth file {path} is readable by others (mode {stat.S_IMODE(mode):04o}); it holds "
+                "registry passwords.",
+                hint=f"chmod 600 {path} (owned by the user the worker runs as).",
+                id="kinoite_portal.E051",
+            )
+        ]
+    return []

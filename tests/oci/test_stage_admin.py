@@ -71,3 +71,17 @@ def test_the_kind_of_a_stage_with_tags_recorded_cannot_change(admin_user, client
     assert answer.status_code == 200
     assert "its kind cannot change" in answer.content.decode()
     assert Stage.objects.get(pk=stage.pk).kind == "oci"
+
+
+def test_a_registry_auth_file_others_can_read_is_an_error(settings, tmp_path) -> None:
+    from django.core.checks import run_checks
+
+    auth = tmp_path / "registry-auth.json"
+    settings.PORTAL_REGISTRY_AUTH_FILE = auth
+    assert [m for m in run_checks() if m.id == "kinoite_portal.E051"] == []  # no file: nothing to protect
+    auth.write_text('{"auths": {"registry.example.com": {"auth": "dXNlcjpwYXNz"}}}')
+    auth.chmod(0o644)
+    (error,) = [m for m in run_checks() if m.id == "kinoite_portal.E051"]
+    assert "readable by others (mode 0644)" in error.msg
+    auth.chmod(0o600)
+    assert [m for m in run_checks() if m.id == "kinoite_portal.E051"] == []
