@@ -30,6 +30,7 @@ def test_an_approver_approves_an_image_and_sees_the_prod_tag_move_to_its_digest(
     live_server: Any,
     watch: Any,
     shot: Any,
+    screenshot_dir: Path,
 ) -> None:
     push_dev_image(oci_registry, tmp_path, version="41.20261130.0")
     commit = image_record(stage=oci_stages["dev"], tag="latest")
@@ -57,3 +58,12 @@ def test_an_approver_approves_an_image_and_sees_the_prod_tag_move_to_its_digest(
     assert f"{prod.name}:stable -> sha256:{commit.checksum}" in log
     assert seen.errors == []
     shot(page, "oci-promotion-published")
+    # The README's picture stops above the run log, whose temporary paths belong to this test run.
+    page.evaluate("window.scrollTo(0, 0)")
+    log_box = page.locator("#promotion-log").bounding_box()  # in page coordinates once scrolled to the top
+    assert log_box is not None
+    page.screenshot(
+        path=str(screenshot_dir / "oci-promotion-summary.png"),
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": 1280, "height": log_box["y"] - 8},
+    )
