@@ -77,3 +77,11 @@ def test_the_import_command_imports_an_oci_stage_and_refuses_a_broken_one(
     Stage.objects.filter(name="prod").update(image_registry="https://nope")
     with pytest.raises(CommandError, match="registry is not usable"):
         call_command("import_repo", "prod")
+
+
+def test_prune_leaves_an_oci_stage_alone_and_says_why(oci_stages: dict[str, Stage]) -> None:
+    from kinoite_portal.releases.services.retention import repo_prune
+
+    Stage.objects.filter(name="prod").update(retention_depth=2)
+    report = repo_prune(stage=Stage.objects.get(name="prod"))
+    assert "OCI image repository" in report.skipped

@@ -92,6 +92,11 @@ def repo_prune(
         report.skipped = f"the {stage.name} stage has no retention depth: it keeps all history"
         say(f"{stage.name}: skipped, {report.skipped}")
         return report
+    if stage.kind == Stage.Kind.OCI:
+        # Deleting a registry's manifests is the registry's garbage collection; a rollback needs old digests kept.
+        report.skipped = f"the {stage.name} stage is an OCI image repository: the portal prunes ostree repos only"
+        say(f"{stage.name}: skipped, {report.skipped}")
+        return report
     log = JobLog(progress=progress)
     repo = stage_repo(stage, log=log)
     if not repo.exists():
