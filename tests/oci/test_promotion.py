@@ -167,7 +167,7 @@ def test_an_image_prod_already_publishes_cannot_be_requested_again(
 
 
 def test_a_rollback_re_tags_the_earlier_digest_with_a_new_signature_from_the_current_key(
-    oci_stages, signed_oci_prod, containerfile, oci_registry, tmp_path, release_engineer, approver
+    oci_stages, signed_oci_prod, containerfile, oci_registry, tmp_path, release_engineer, approver, client_for
 ):
     v1 = _dev_image(oci_registry, tmp_path, oci_stages, "41.1")
     _promoted(release_engineer, approver, v1)
@@ -191,6 +191,10 @@ def test_a_rollback_re_tags_the_earlier_digest_with_a_new_signature_from_the_cur
     sigstore = stage_sigstore(signed_oci_prod)
     assert len(Skopeo(sigstore=sigstore).signature_paths(_repo(oci_registry, "prod"), v1.checksum)) == 2
     assert RefUpdate.objects.filter(ref__name="stable").first().source == RefUpdate.Source.ROLLBACK  # type: ignore[union-attr]
+    page = client_for(approver).get(f"/releases/promotions/{rollback.pk}/").content.decode()
+    assert f"{oci_registry.host}/prod/kinoite:stable" in page
+    assert "The tag moves back to the image of 41.1, signed for the tag" in page
+    assert "forward commit" not in page
 
 
 def test_a_promotion_between_an_ostree_and_an_oci_stage_is_refused(
