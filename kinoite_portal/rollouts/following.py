@@ -2,7 +2,8 @@
 
 The check-in answer names it (``PORTAL_CHECKIN_ANSWER_PROVIDER``); the agent rebases when its origin differs. A
 ring's ref exists from the first rollout that reached the ring; before that the ring's hosts stay on the stage ref,
-which holds the same commit they would get. Desktops follow the last stage that has rings (prod).
+which holds the same commit they would get. Desktops follow the last stage that has rings (prod). On an OCI stage
+the refs are tags: a bootc desktop booted from REGISTRY/REPOSITORY:TAG of that stage is told the tag to follow.
 
 Every check-in asks, so the ring layout (the stage with rings, their names and members, the published refs) is kept
 for a few seconds per process; a change saved in this process is seen at once, in the others within
@@ -35,6 +36,7 @@ class _Layout:
     published_refs: frozenset[str]
     host_rings: dict[int, str]  # single hosts: the first ring that lists them
     department_rings: dict[int, str]  # departments: the first ring that lists them
+    image_name: str = ""  # REGISTRY/REPOSITORY of an OCI stage: bootc desktops following it follow its tags
 
     def ring_of(self, host: Host) -> str:
         """Return the name of the ring ``host`` is in: listed, else by department, else the last ring."""
@@ -53,10 +55,14 @@ def _layout() -> _Layout | None:
     with _lock:
         if _cached is not None and time.monotonic() - _cached[0] < LAYOUT_SECONDS:
             return _cached[1]
-    rings = list(Ring.objects.order_by("-stage__order", "order").values_list("stage_id", "name"))
+    rings = list(
+        Ring.objects.order_by("-stage__order", "order").values_list(
+            "stage_id", "name", "stage__kind", "stage__image_registry", "stage__image_repository"
+        )
+    )
     layout = None
     if rings:
-        stage_id = rings[0][0]
+        stage_id, _, kind, registry, repository = rings[0]
         members = ring_members(Stage(pk=stage_id))
         host_rings: dict[int, str] = {}
         department_rings: dict[int, str] = {}
@@ -71,6 +77,7 @@ def _layout() -> _Layout | None:
             published_refs=frozenset(Treefile.objects.values_list("published_ref", flat=True)),
             host_rings=host_rings,
             department_rings=department_rings,
+            image_name=f"{registry}/{repository}" if kind == Stage.Kind.OCI else "",
         )
     with _lock:
         _cached = (time.monotonic(), layout)
@@ -90,8 +97,14 @@ for _model in (Ring, Treefile, Ring.departments.through, Ring.hosts.through):
 
 
 def _base_ref(host: Host, layout: _Layout | None) -> str | None:
-    """Return the published ref whose rings ``host`` follows (it or one of its ring refs), or None."""
-    if layout is None or not host.booted_ref or host.booted_is_container:
+    """Return the published ref whose rings ``host`` follows (it or one of its ring refs), or None.
+
+    A desktop booted from a container image follows rings only when its image is the OCI stage's repository (its
+    ``booted_ref`` is then the tag); any other image is not the portal's to steer.
+    """
+    if layout is None or not host.booted_ref:
+        return None
+    if host.booted_is_container and (not layout.image_name or host.booted_remote != layout.image_name):
         return None
     return next(
         (

@@ -18,7 +18,17 @@ from kinoite_portal.fleet.services.enrollment import enrollment_token_create, ho
 from kinoite_portal.releases.models import Commit, Stage, Treefile
 from kinoite_portal.releases.services.commits import ref_move
 from kinoite_portal.rollouts.models import Ring
-from tests.fleet.helpers import PROD_REF, booted_on, deployment, fake_checksum, machine_id, status_doc
+from tests.fleet.helpers import (
+    PROD_IMAGE,
+    PROD_REF,
+    bootc_doc,
+    bootc_entry,
+    booted_on,
+    deployment,
+    fake_checksum,
+    machine_id,
+    status_doc,
+)
 
 AGENT = Path(settings.BASE_DIR) / "deploy" / "client" / "kinoite-portal-agent"
 PILOT = f"{PROD_REF}-pilot"
@@ -165,3 +175,92 @@ def test_the_agent_rebases_to_the_named_ref_with_its_remote_once(tmp_path: Path)
     assert agent.follow(config, on_stable, "../etc; rm -rf /") is None
     assert agent.follow({**config, "REBASE": "off"}, on_stable, PILOT) is None
     assert [json.loads(line) for line in calls.read_text().splitlines()] == [[f"corp:{PILOT}"]]
+
+
+def test_a_bootc_desktop_switches_to_the_named_tag_of_its_image_repository_once(tmp_path: Path) -> None:
+    agent = load_agent()
+    calls = tmp_path / "calls.jsonl"
+    # A stand-in for `bootc switch` (bootc cannot run here): it records the arguments it gets.
+    recorder = tmp_path / "switch.py"
+    recorder.write_text(f"import json, sys\nopen({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    config = {"SWITCH_COMMAND": f"{sys.executable} {recorder} switch --enforce-container-sigpolicy"}
+    on_stable = bootc_doc(bootc_entry(fake_checksum("old"), image=f"{PROD_IMAGE}:stable"))
+    # bootc's spec names the new tag as soon as it switched, before the reboot.
+    switched = bootc_doc(
+        bootc_entry(fake_checksum("old"), image=f"{PROD_IMAGE}:stable"),
+        spec_image={"image": f"{PROD_IMAGE}:stable-pilot", "transport": "registry"},
+    )
+    by_digest = bootc_doc(bootc_entry(fake_checksum("old"), image=f"{PROD_IMAGE}@sha256:{fake_checksum('old')}"))
+    not_deployed_by_bootc = bootc_doc(None)
+
+    assert agent.follow_bootc(config, on_stable, "stable-pilot") == (
+        f"switched to {PROD_IMAGE}:stable-pilot (applies at the next boot)"
+    )
+    assert agent.follow_bootc(config, switched, "stable-pilot") is None
+    assert agent.follow_bootc(config, on_stable, "stable") is None
+    assert agent.follow_bootc(config, on_stable, "../etc; rm -rf /") is None
+    assert agent.follow_bootc(config, on_stable, "stable/pilot") is None  # an ostree ref, not a tag
+    assert agent.follow_bootc({**config, "REBASE": "off"}, on_stable, "stable-pilot") is None
+    assert agent.follow_bootc(config, not_deployed_by_bootc, "stable-pilot") is None
+    assert agent.follow_bootc(config, by_digest, "stable-pilot") == (
+        f"switched to {PROD_IMAGE}:stable-pilot (applies at the next boot)"
+    )
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
+        ["switch", "--enforce-container-sigpolicy", f"{PROD_IMAGE}:stable-pilot"],
+        ["switch", "--enforce-container-sigpolicy", f"{PROD_IMAGE}:stable-pilot"],
+    ]
+
+
+def test_a_failing_bootc_switch_is_a_local_error_naming_the_command(tmp_path: Path) -> None:
+    agent = load_agent()
+    failing = tmp_path / "switch.py"
+    failing.write_text("import sys\nsys.stderr.write('Source image rejected: signature not accepted')\nsys.exit(1)\n")
+    config = {"SWITCH_COMMAND": f"{sys.executable} {failing} switch"}
+    on_stable = bootc_doc(bootc_entry(fake_checksum("old"), image=f"{PROD_IMAGE}:stable"))
+
+    with pytest.raises(agent.LocalError, match="Source image rejected"):
+        agent.follow_bootc(config, on_stable, "stable-pilot")
+
+
+@pytest.fixture
+def oci_prod_with_rings(db: None) -> dict[str, Any]:
+    registry, repository = "registry.example.com", "prod/kinoite"
+    Stage.objects.create(name="dev", order=0, kind=Stage.Kind.OCI, image_registry=registry, image_repository="dev/k")
+    prod = Stage.objects.create(
+        name="prod", order=1, kind=Stage.Kind.OCI, image_registry=registry, image_repository=repository
+    )
+    Treefile.objects.create(
+        name="kinoite-bootc",
+        kind=Treefile.Kind.CONTAINERFILE,
+        content={"tag": "latest", "containerfile": "FROM scratch\n", "releasever": 41, "context": {}},
+        published_ref="stable",
+    )
+    it = Department.objects.create(name="IT", slug="it")
+    Ring.objects.create(stage=prod, name="pilot", order=1).departments.add(it)
+    Ring.objects.create(stage=prod, name="broad", order=2)
+    image = Commit.objects.create(checksum=fake_checksum("image"), version="41.1", timestamp="2026-11-25T00:00Z")
+    for tag in ("stable", "stable-pilot"):
+        ref_move(stage=prod, ref_name=tag, commit=image, source="import")
+    return {"prod": prod, "it": it, "image": f"{registry}/{repository}"}
+
+
+def test_a_bootc_desktop_of_the_oci_stage_is_told_its_rings_tag_and_other_images_are_left_alone(
+    oci_prod_with_rings: dict[str, Any],
+) -> None:
+    image = oci_prod_with_rings["image"]
+    token = enroll(oci_prod_with_rings["it"], "it-001")
+    ours = bootc_doc(bootc_entry(fake_checksum("image"), image=f"{image}:stable"))
+    other = bootc_doc(bootc_entry(fake_checksum("image"), image="quay.io/fedora/fedora-bootc:stable"))
+
+    def bootc_checkin(doc: dict[str, Any]) -> Any:
+        body = {"hostname": "it-001", "machine_id": machine_id("it-001"), "bootc": doc}  # no rpm-ostree status
+        return Client().post(
+            "/api/v1/checkin", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        )
+
+    answer = bootc_checkin(ours)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["follow_ref"] == "stable-pilot"
+    answer = bootc_checkin(other)
+    assert answer.status_code == 200, answer.content
+    assert "follow_ref" not in answer.json()

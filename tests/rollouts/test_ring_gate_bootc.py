@@ -1,9 +1,9 @@
 """A ring gate of an OCI stage's rollout counts bootc desktops by the image digest they booted.
 
 The rollout model takes a stage of either kind (rings, rollouts and gates name a stage and a commit, and an image is a
-commit whose checksum is its digest's hex). Moving ring tags in a registry is not built: this rollout is made the way
-the other gate tests make theirs. bootc cannot run on the test machine: hosts check in through the real check-in
-service with documents in bootc's exact shape.
+commit whose checksum is its digest's hex). This rollout is made the way the other gate tests make theirs (ring tags
+moved in a real registry: test_oci_rings_end_to_end.py). bootc cannot run on the test machine: hosts check in through
+the real check-in service with documents in bootc's exact shape.
 """
 
 from __future__ import annotations

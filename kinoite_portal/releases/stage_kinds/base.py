@@ -46,6 +46,19 @@ class StageKind(Protocol):
     def after_publish(self, *, promotion: Promotion) -> None:
         """Send the follow-up jobs of a published promotion (inside the transaction that records it)."""
 
+    def ring_move_refusal(self, *, promotion: Promotion, commit: Commit, refs: list[str]) -> str | None:
+        """Return why ``commit``, which ``promotion`` published, must not go to the ring ``refs``; None when it may."""
+
+    def move_ring_refs(self, *, stage: Stage, refs: list[str], checksum: str, log: LogSink) -> dict[str, str | None]:
+        """Point each of ``refs`` (in order) at ``checksum`` under the held stage lock; return ref -> previous head.
+
+        Called by rollouts for a ring move. Safe to repeat: a ref already there is left alone. Raises OstreeError
+        (or RegistryError) when a step fails; a ref moved before the failure stays moved, and a re-run finishes.
+        """
+
+    def after_ring_move(self, *, stage: Stage, ref: str, sources: list[str], checksum: str) -> None:
+        """Send the follow-up jobs of a recorded ring move (inside its transaction); ``sources`` are clients' heads."""
+
     def resign(self, *, stage: Stage, key: SigningKey) -> tuple[list[str], list[str], list[str]]:
         """Sign what ``stage`` publishes now with ``key`` (under the stage lock); return (heads, signed, redone).
 

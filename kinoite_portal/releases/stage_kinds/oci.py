@@ -68,8 +68,12 @@ class OciKind:
     def request_check(self, *, stage: Stage, ref: str, commit: Commit) -> None:
         repo = stage_image_repo(stage)
         skopeo = stage_skopeo(stage)
+        plan = publish_plan(stage=stage, ref=ref, kind=Promotion.Kind.PROMOTE)
         try:
-            tag = validate_tag(publish_plan(stage=stage, ref=ref, kind=Promotion.Kind.PROMOTE).move_ref)
+            # On a stage with rings the run moves the first ring's tag; the rollout moves the others later.
+            tag = validate_tag(plan.move_ref)
+            for later in plan.bind_refs:
+                validate_tag(later)
         except RegistryError as exc:  # the treefile's published ref is no tag a registry accepts
             raise PromotionError(f"{ref!r} cannot be a tag of {stage.name}: {exc}") from None
         with _registry_errors(stage):
@@ -93,11 +97,11 @@ class OciKind:
         skopeo = stage_skopeo(target_stage, log=log)
         key = signing_key_check(target_stage, log)
         digest = validate_digest(promotion.commit.checksum)
+        first_attempt = not promotion.previous_head_recorded
+        head = _record_previous_head(promotion, skopeo, target, log) if first_attempt else None
+        # Only once the plan is recorded: on a stage with rings it moves the first ring's tag, not the target ref.
         tag = validate_tag(promotion.publish_ref)
-        if not promotion.previous_head_recorded:
-            current = _record_previous_head(promotion, skopeo, target, log)
-        else:
-            current = skopeo.resolve(target, tag)
+        current = head if first_attempt else skopeo.resolve(target, tag)
         previous = f"sha256:{promotion.previous_head.checksum}" if promotion.previous_head else None
         if current == digest:
             # The tag moves last, after the signature: an earlier attempt finished every step.
@@ -141,6 +145,58 @@ class OciKind:
         # Nothing follows: a registry has no summary or static deltas, and the signature is already in place.
         return None
 
+    def ring_move_refusal(self, *, promotion: Promotion, commit: Commit, refs: list[str]) -> str | None:
+        # Images carry no ref binding: the guard is that a ring tag only ever gets the digest its rollout's
+        # promotion (or rollback) was approved for and published, never another image of the repository.
+        published = promotion.published_commit_id == commit.pk and promotion.commit_id == commit.pk
+        if promotion.state != Promotion.State.SUCCEEDED or not published:
+            what = "rollback" if promotion.kind == Promotion.Kind.ROLLBACK else "promotion"
+            return (
+                f"Image {commit.checksum[:10]} is not the image {what} #{promotion.pk} was approved for and "
+                "published; no ring tag moves to it. Nothing was moved."
+            )
+        invalid = []
+        for ref in refs:
+            try:
+                validate_tag(ref)
+            except RegistryError:
+                invalid.append(ref)
+        if invalid:
+            return f"{', '.join(invalid)} cannot be a registry tag; nothing was moved."
+        return None
+
+    def move_ring_refs(self, *, stage: Stage, refs: list[str], checksum: str, log: LogSink) -> dict[str, str | None]:
+        # Per tag, as a promotion does it: the digest is signed for that tag (a simple signature names its tag),
+        # the signature verified, then the tag moves. The image is in prod already (the promotion copied it there).
+        repo = stage_image_repo(stage)
+        skopeo = stage_skopeo(stage, log=log)
+        key = signing_key_check(stage, log)
+        digest = validate_digest(checksum)
+        previous: dict[str, str | None] = {}
+        manifest: bytes | None = None
+        for ref in refs:
+            tag = validate_tag(ref)
+            head = skopeo.resolve(repo, tag)
+            previous[ref] = head.split(":", 1)[1] if head else None
+            if head == digest:
+                log.write(f"# {repo.name}:{tag} already points at {digest}")
+                continue
+            if manifest is None:
+                try:
+                    manifest = skopeo.raw_manifest(repo, digest)
+                except ImageNotFound:
+                    raise PublishRefused(
+                        f"Image {digest} is no longer in the {stage.name} repository {repo.name}; nothing was moved."
+                    ) from None
+            _copy_and_sign(skopeo, repo, repo, digest, tag, key, log, manifest=manifest)
+            skopeo.tag(repo, digest, tag)
+            log.write(f"# {repo.name}:{tag} -> {digest}")
+        return previous
+
+    def after_ring_move(self, *, stage: Stage, ref: str, sources: list[str], checksum: str) -> None:
+        # A registry has no deltas to make: clients fetch the layers they lack.
+        return None
+
     def resign(self, *, stage: Stage, key: SigningKey) -> tuple[list[str], list[str], list[str]]:
         # Each tag's image is signed in place for that tag (a simple signature names it), unless the key already did.
         repo = stage_image_repo(stage)
@@ -174,8 +230,9 @@ def _record_previous_head(promotion: Promotion, skopeo: Skopeo, target: ImageRep
     """Read once, before anything moves: a re-run compares with the head the first attempt saw; return it."""
     plan = publish_plan(stage=promotion.target_stage, ref=promotion.target_ref, kind=promotion.kind)
     promotion.moved_ref = plan.move_ref
-    # Ring tags of OCI stages are not supported yet: the one tag moves, nothing is bound (images carry no binding).
-    promotion.bound_refs = []
+    # Images carry no binding: bound_refs names the ring tags (and the plain tag) the rollout moves later, each
+    # signed for itself then; this run signs and moves only the first ring's tag (or the plain tag without rings).
+    promotion.bound_refs = list(plan.bind_refs)
     head = skopeo.resolve(target, validate_tag(promotion.publish_ref))
     known = Commit.objects.defer(*COMMIT_HEAVY_FIELDS).filter(checksum=head.split(":", 1)[1]).first() if head else None
     if head is not None and known is None:

@@ -93,6 +93,31 @@ class OstreeKind:
         # The static delta from the previous head follows in a task of its own (services.deltas).
         task_send_args_on_commit("releases.static_delta", [promotion.pk])
 
+    def ring_move_refusal(self, *, promotion: Promotion, commit: Commit, refs: list[str]) -> str | None:
+        # The promotion bound the commit to every ring ref; a ring added since is not among them.
+        unbound = [ref for ref in refs if commit.ref_binding is not None and ref not in commit.ref_binding]
+        if not unbound:
+            return None
+        return (
+            f"{commit.checksum[:10]} is not bound to {', '.join(unbound)}; clients would refuse it there "
+            "(the ring was added after the promotion). Nothing was moved."
+        )
+
+    def move_ring_refs(self, *, stage: Stage, refs: list[str], checksum: str, log: LogSink) -> dict[str, str | None]:
+        # The commit was signed once by the promotion; only the refs and the signed summary change.
+        repo = stage_repo(stage, log=log)
+        previous: dict[str, str | None] = {}
+        for ref in refs:
+            previous[ref] = repo.resolve(ref)
+            if previous[ref] != checksum:
+                repo.set_ref(ref, checksum)
+        stage_summary_update(repo=repo, stage=stage)
+        return previous
+
+    def after_ring_move(self, *, stage: Stage, ref: str, sources: list[str], checksum: str) -> None:
+        for old in sources:
+            task_send_args_on_commit("releases.ref_static_delta", [stage.pk, ref, old, checksum])
+
     def resign(self, *, stage: Stage, key: SigningKey) -> tuple[list[str], list[str], list[str]]:
         # Each ref head, the static deltas to the heads signed now (they embed their target's signatures), the summary.
         repo = stage_repo(stage)

@@ -1,9 +1,11 @@
 """Rollouts: starting one when a promotion published, moving ring refs, gates, and approvers' actions.
 
-A ring move is ``ostree refs --force --create=RING_REF CHECKSUM`` on the stage repo by a worker, under the stage's
-repo lock like a promotion, then a signed summary; the static deltas its clients need follow in tasks of their own
-(``releases.services.deltas``), as after a promotion: the ref is published first, the delta when it is ready.
-The commit was signed once by the promotion, and is bound to every ring ref, so the move never re-commits. A move is
+A ring move is made by a worker under the stage's repo lock like a promotion, through the stage's kind
+(``releases.stage_kinds``): on an ostree stage ``ostree refs --force --create=RING_REF CHECKSUM`` then a signed
+summary, the static deltas its clients need following in tasks of their own (the commit was signed once by the
+promotion and is bound to every ring ref, so the move never re-commits); on an OCI stage the digest is signed for the
+ring's tag (a simple signature names its tag) and then the tag moves. The kind also guards the move: an ostree commit
+must be bound to the ring ref, an image must be the very digest the rollout's promotion was approved for. A move is
 recorded as requested before the worker runs and as done after; a worker that died in between leaves the ring
 "moving", and the next gate evaluation sends it again. Every move, halt and decision is audited and put on the
 rollout's timeline.
@@ -18,16 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from kinoite_portal.core.audit import audit_record
-from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate
+from kinoite_portal.releases.errors import PromotionError
+from kinoite_portal.releases.models import Promotion, Ref, RefUpdate
 from kinoite_portal.releases.services.commits import ref_move
 from kinoite_portal.releases.services.joblog import JobLog
-from kinoite_portal.releases.services.queueing import task_send_args_on_commit, task_send_on_commit
-from kinoite_portal.releases.services.stages import (
-    stage_repo,
-    stage_repo_busy,
-    stage_repo_lock,
-    stage_summary_update,
-)
+from kinoite_portal.releases.services.queueing import task_send_on_commit
+from kinoite_portal.releases.services.stages import stage_repo_busy, stage_repo_lock
+from kinoite_portal.releases.stage_kinds import kind_of
 from kinoite_portal.rollouts import notifications
 from kinoite_portal.rollouts.models import Ring, Rollout, RolloutEvent, RolloutRing
 from kinoite_portal.rollouts.selectors import Gate, ring_progress
@@ -187,10 +186,6 @@ def _request_move(rollout_ring: RolloutRing, *, actor: Any = None, reason: str =
     return bool(won)
 
 
-def _bound(commit: Commit, ref: str) -> bool:
-    return commit.ref_binding is None or ref in commit.ref_binding
-
-
 def rollout_ring_move(*, rollout_ring_id: int) -> RolloutRing:
     """Move a ring's ref (and, for the last ring, the stage ref) to the rollout's commit; safe to run again."""
     rollout_ring = RolloutRing.objects.select_related(
@@ -218,23 +213,21 @@ def rollout_ring_move(*, rollout_ring_id: int) -> RolloutRing:
             rollout_ring.refresh_from_db()
             return rollout_ring
         refs = [rollout_ring.ref, *([rollout.stage_ref] if rollout_ring.is_last else [])]
-        unbound = [ref for ref in refs if not _bound(commit, ref)]
-        if unbound:
-            reason = (
-                f"{commit.checksum[:10]} is not bound to {', '.join(unbound)}; clients would refuse it there "
-                "(the ring was added after the promotion). Nothing was moved."
-            )
-            _halt(rollout, reason=reason, actor=None)
+        kind = kind_of(stage)
+        refusal = kind.ring_move_refusal(promotion=rollout.promotion, commit=commit, refs=refs)
+        if refusal is not None:
+            _halt(rollout, reason=refusal, actor=None)
+            rollout_ring.refresh_from_db()  # the halt put the ring back to waiting
             return rollout_ring
         # No job row keeps a ring move's log: its command lines go to the audit trail.
         log = JobLog()
-        repo = stage_repo(stage, log=log)
-        previous: dict[str, str | None] = {}
-        for ref in refs:
-            previous[ref] = repo.resolve(ref)
-            if previous[ref] != commit.checksum:
-                repo.set_ref(ref, commit.checksum)
-        stage_summary_update(repo=repo, stage=stage)
+        try:
+            previous = kind.move_ring_refs(stage=stage, refs=refs, checksum=commit.checksum, log=log)
+        except PromotionError as exc:
+            # The store refuses (an image gone, a key that cannot sign): waiting would not help, an approver must.
+            _halt(rollout, reason=f"The {rollout_ring.name} ring could not move: {exc}", actor=None)
+            rollout_ring.refresh_from_db()
+            return rollout_ring
         now = timezone.now()
         with transaction.atomic():
             for ref in refs:
@@ -270,8 +263,8 @@ def _queue_deltas(rollout: Rollout, ref: str, previous: dict[str, str | None]) -
     """
     commit = rollout.commit.checksum
     olds = {*previous.values(), rollout.previous_commit.checksum if rollout.previous_commit else None}
-    for old in sorted(checksum for checksum in olds if checksum and checksum != commit):
-        task_send_args_on_commit("releases.ref_static_delta", [rollout.stage_id, ref, old, commit])
+    sources = sorted(checksum for checksum in olds if checksum and checksum != commit)
+    kind_of(rollout.stage).after_ring_move(stage=rollout.stage, ref=ref, sources=sources, checksum=commit)
 
 
 # ------------------------------------------------------------------------------------------------- gates
@@ -482,7 +475,6 @@ def rollout_rollback(*, user: Any, rollout: Rollout, comment: str = "") -> list[
     Once the last ring moved (and with it the stage ref), one rollback of the stage ref covers every ring; before,
     one rollback per moved ring ref restores the tree the stage ref still holds.
     """
-    from kinoite_portal.releases.errors import PromotionError
     from kinoite_portal.releases.services.rollbacks import rollback_request
 
     if rollout.state != Rollout.State.HALTED:
