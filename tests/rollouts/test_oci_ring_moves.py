@@ -14,13 +14,14 @@ import pytest
 
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.oci.registry import ImageRepo, Skopeo
+from kinoite_portal.releases.errors import PromotionError
 from kinoite_portal.releases.models import Commit, Promotion, RefUpdate, Stage
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.images import image_record
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
 from kinoite_portal.releases.services.stages import stage_sigstore
 from kinoite_portal.rollouts.models import Ring, Rollout, RolloutRing
-from kinoite_portal.rollouts.services.rollouts import rollout_ring_move
+from kinoite_portal.rollouts.services.rollouts import rollout_halt, rollout_ring_move, rollout_rollback
 from tests.oci_registry import Registry, push_dev_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -143,3 +144,60 @@ def test_a_ring_move_whose_image_left_the_registry_halts_with_the_reason_and_mov
     assert "no longer in the prod repository" in rollout.halt_reason
     assert Skopeo().resolve(prod, "stable-broad") is None
     assert not RefUpdate.objects.filter(source=RefUpdate.Source.ROLLOUT).exists()
+
+
+def test_once_every_ring_moved_the_rollback_of_the_stage_tag_re_signs_the_old_image_for_every_ring_tag(
+    oci_rollout: dict[str, Any], release_engineer: Any, approver: Any
+) -> None:
+    old, new, prod, stage = oci_rollout["old"], oci_rollout["new"], oci_rollout["prod"], oci_rollout["stage"]
+    key = stage.signing_key
+    skopeo = Skopeo(sigstore=stage_sigstore(stage))
+    moving(oci_rollout["broad"])
+    rollout_ring_move(rollout_ring_id=oci_rollout["broad"].pk)
+    rollout = oci_rollout["rollout"]
+    rollout = rollout_halt(user=approver, rollout=rollout, reason="the broad ring's desktops lost their printers")
+
+    (rollback,) = rollout_rollback(user=release_engineer, rollout=rollout)
+    assert rollback.target_ref == "stable"  # the last ring moved: one rollback of the stage tag covers every ring
+    approval_grant(user=approver, promotion=rollback)
+    rollback = promotion_run(promotion_id=rollback.pk)
+    assert rollback.state == Promotion.State.SUCCEEDED, rollback.log
+    assert skopeo.resolve(prod, "stable") == f"sha256:{old.checksum}"
+
+    # The rollback's rollout moves every ring at once (the worker would; here in process, in order).
+    restoring = Rollout.objects.get(promotion=rollback)
+    rings = list(restoring.rings.order_by("order"))
+    assert [ring.state for ring in rings] == [RolloutRing.State.MOVING, RolloutRing.State.MOVING]
+    for ring in rings:
+        assert rollout_ring_move(rollout_ring_id=ring.pk).state == RolloutRing.State.MOVED
+    for tag in ("stable-pilot", "stable-broad", "stable"):
+        assert skopeo.resolve(prod, tag) == f"sha256:{old.checksum}", tag
+        assert skopeo.signed_for(prod, old.checksum, tag, fingerprint=key.fingerprint, gnupg_home=key.gnupg_home)
+    assert skopeo.resolve(prod, "stable-pilot") != f"sha256:{new.checksum}"
+
+
+def test_before_the_first_ring_tag_exists_an_image_older_than_the_stage_tag_is_refused(
+    oci_stages: dict[str, Stage],
+    signed_oci_prod: Stage,
+    containerfile: Any,
+    oci_registry: Registry,
+    tmp_path: Path,
+    release_engineer: Any,
+    approver: Any,
+) -> None:
+    images = []
+    for version in ("41.20261101.0", "41.20261125.0"):
+        push_dev_image(oci_registry, tmp_path / version, version=version)
+        commit = image_record(stage=oci_stages["dev"], tag="latest")
+        assert commit is not None
+        images.append(commit)
+    older, newer = images
+    publish(newer, release_engineer, approver)
+    Ring.objects.create(stage=signed_oci_prod, name="pilot", order=1)
+    Ring.objects.create(stage=signed_oci_prod, name="broad", order=2)
+
+    with pytest.raises(PromotionError, match="is older than"):
+        promotion_request(user=release_engineer, checksum=older.checksum)
+    assert not Promotion.objects.filter(commit=older).exists()
+    prod = ImageRepo(oci_registry.host, "prod/kinoite", tls_verify=False)
+    assert Skopeo().resolve(prod, "stable-pilot") is None

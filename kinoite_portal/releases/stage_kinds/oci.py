@@ -77,7 +77,8 @@ class OciKind:
         except RegistryError as exc:  # the treefile's published ref is no tag a registry accepts
             raise PromotionError(f"{ref!r} cannot be a tag of {stage.name}: {exc}") from None
         with _registry_errors(stage):
-            head = skopeo.resolve(repo, tag)
+            # Before the first rollout reached it, the first ring's tag is missing: the stage tag is what is newest.
+            head = skopeo.resolve(repo, tag) or (skopeo.resolve(repo, validate_tag(ref)) if tag != ref else None)
             if head is None:
                 return
             if head == f"sha256:{commit.checksum}":
