@@ -264,3 +264,30 @@ def test_a_bootc_desktop_of_the_oci_stage_is_told_its_rings_tag_and_other_images
     answer = bootc_checkin(other)
     assert answer.status_code == 200, answer.content
     assert "follow_ref" not in answer.json()
+
+
+def test_an_rpm_ostree_desktop_booted_from_a_registry_image_rebases_to_the_named_tag_keeping_its_transport(
+    tmp_path: Path,
+) -> None:
+    agent = load_agent()
+    calls = tmp_path / "calls.jsonl"
+    # A stand-in for `rpm-ostree rebase` (rpm-ostree cannot run here): it records the arguments it gets.
+    recorder = tmp_path / "rebase.py"
+    recorder.write_text(f"import json, sys\nopen({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    config = {"REBASE_COMMAND": f"{sys.executable} {recorder}"}
+    signed = f"ostree-image-signed:docker://{PROD_IMAGE}"
+    on_stable = status_doc(deployment(fake_checksum("old"), booted=True, container=f"{signed}:stable"))
+    staged = status_doc(
+        deployment(fake_checksum("old"), staged=True, container=f"{signed}:stable-pilot"),
+        deployment(fake_checksum("old"), booted=True, container=f"{signed}:stable"),
+    )
+    from_archive = status_doc(deployment(fake_checksum("old"), booted=True, container="ostree-unverified-image:oci:/x"))
+
+    assert agent.follow(config, on_stable, "stable-pilot") == (
+        f"rebased to {signed}:stable-pilot (applies at the next boot)"
+    )
+    assert agent.follow(config, staged, "stable-pilot") is None
+    assert agent.follow(config, on_stable, "stable") is None
+    assert agent.follow(config, on_stable, "stable/pilot") is None
+    assert agent.follow(config, from_archive, "stable-pilot") is None
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [[f"{signed}:stable-pilot"]]
