@@ -15,7 +15,7 @@ import pytest
 from kinoite_portal.core.models import AuditEvent
 from kinoite_portal.oci.registry import ImageRepo, Skopeo
 from kinoite_portal.releases.errors import PromotionError
-from kinoite_portal.releases.models import Commit, Promotion, RefUpdate, Stage
+from kinoite_portal.releases.models import Commit, Promotion, RefUpdate, Stage, Treefile
 from kinoite_portal.releases.services.approvals import approval_grant
 from kinoite_portal.releases.services.images import image_record
 from kinoite_portal.releases.services.promotions import promotion_request, promotion_run
@@ -201,3 +201,25 @@ def test_before_the_first_ring_tag_exists_an_image_older_than_the_stage_tag_is_r
     assert not Promotion.objects.filter(commit=older).exists()
     prod = ImageRepo(oci_registry.host, "prod/kinoite", tls_verify=False)
     assert Skopeo().resolve(prod, "stable-pilot") is None
+
+
+def test_a_ring_tag_a_registry_would_refuse_makes_the_request_fail_and_nothing_is_requested(
+    oci_stages: dict[str, Stage],
+    signed_oci_prod: Stage,
+    containerfile: Any,
+    oci_registry: Registry,
+    tmp_path: Path,
+    release_engineer: Any,
+) -> None:
+    # A tag has at most 128 characters: the stage tag fits, its ring's sibling tag does not.
+    stage_tag = "s" * 125
+    Treefile.objects.filter(pk=containerfile.pk).update(published_ref=stage_tag)
+    Ring.objects.create(stage=signed_oci_prod, name="pilot", order=1)
+    Ring.objects.create(stage=signed_oci_prod, name="broad", order=2)
+    push_dev_image(oci_registry, tmp_path, version="41.20261125.0")
+    commit = image_record(stage=oci_stages["dev"], tag="latest")
+    assert commit is not None
+
+    with pytest.raises(PromotionError, match=f"cannot be a tag of prod: '{stage_tag}-pilot' is not an image tag"):
+        promotion_request(user=release_engineer, checksum=commit.checksum)
+    assert not Promotion.objects.exists()
