@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the system packages the portal needs, when they are missing. The Makefile runs this BEFORE pip, because
 # pip builds PyGObject, pycairo and (for the tests) python-ldap from source against these headers.
-#   install-system-packages.sh run   -> ostree, gnupg, redis-server, skopeo, buildah, and what pip needs to build
-#                                       `pip install -e .` (the worker copies, signs and builds images of OCI stages)
-#   install-system-packages.sh test  -> plus chromium, nginx, apache2, slapd, LDAP headers and docker-registry
+#   install-system-packages.sh run   -> ostree, gnupg, redis-server, skopeo, buildah, rpm, and what pip needs to build
+#                                       `pip install -e .` (the worker copies, signs and builds images of OCI stages,
+#                                       and lists the packages of their rpm databases)
+#   install-system-packages.sh test  -> plus chromium, nginx, apache2, slapd, LDAP headers, docker-registry, rpmbuild
 #                                       (what `make test` needs: the OCI tests start their own registry)
 #   install-system-packages.sh bench -> plus wrk (what `make bench` needs)
 # As root it uses apt-get (Debian, Ubuntu) or dnf (Fedora, RHEL); otherwise it prints the command to run and fails.
@@ -25,6 +26,8 @@ needs=(
   # OCI stages: the worker inspects, copies and signs images with skopeo and builds them with buildah.
   "skopeo:skopeo:skopeo"
   "buildah:buildah:buildah"
+  # The worker lists the packages of an image's rpm database (sqlite or BerkeleyDB) with rpm --dbpath.
+  "rpm:rpm:rpm"
   # Building the virtualenv and PyGObject (python bindings of libostree) from source.
   "py:import ensurepip, venv:python3-venv:python3"
   "py:import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))):python3-dev:python3-devel"
@@ -46,6 +49,8 @@ if [ "$profile" = test ] || [ "$profile" = bench ]; then
     "openssl:openssl:openssl"
     # The OCI tests start a throwaway registry (distribution) on a loopback port.
     "/usr/bin/docker-registry|/usr/bin/registry:docker-registry:docker-distribution"
+    # The image package tests build tiny packages into a real rpm database.
+    "rpmbuild:rpm:rpm-build"
   )
 fi
 if [ "$profile" = bench ]; then

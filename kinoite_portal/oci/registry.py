@@ -302,6 +302,18 @@ class Skopeo:
         except (ValueError, AttributeError) as exc:
             raise RegistryError(f"skopeo list-tags gave output that is not a tag list: {exc}") from None
 
+    def copy_to_dir(self, repo: ImageRepo, digest: str, folder: Path) -> None:
+        """Copy the blobs of ``repo@digest`` (manifest, config, compressed layers) into ``folder`` (skopeo's dir:).
+
+        skopeo has no command that fetches one blob, so every layer is downloaded; none is unpacked.
+        """
+        ref = repo.docker(digest=digest)
+        result = self._read(
+            ["copy", "--quiet", f"--src-tls-verify={str(repo.tls_verify).lower()}", *self._auth(), ref, f"dir:{folder}"]
+        )
+        if result is None:
+            raise ImageNotFound(f"{ref.removeprefix('docker://')} does not exist in the registry.")
+
     # ------------------------------------------------------------------------------------------------ writing
 
     def copy_signed(

@@ -150,6 +150,10 @@ class TreefileRevision(models.Model):
         return f"{self.treefile.name} r{self.number}"
 
 
+# Where an image's rpm database was found, in Commit.metadata ("" when its layers hold none; absent until read).
+IMAGE_RPMDB_KEY = "oci.rpmdb"
+
+
 class Commit(models.Model):
     """An OSTree commit, known by checksum; the same checksum may live in several stages' repos."""
 
@@ -188,6 +192,22 @@ class Commit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version or '(no version)'} {self.checksum[:10]}"
+
+    @property
+    def is_image(self) -> bool:
+        """Return True for an OCI image: its digest names its content, so both checksums are the digest."""
+        return bool(self.checksum) and self.content_checksum == self.checksum
+
+    @property
+    def package_database(self) -> str | None:
+        """Return where an image's rpm database was read ("" when it carries none; None when not read)."""
+        value = (self.metadata or {}).get(IMAGE_RPMDB_KEY)
+        return value if isinstance(value, str) else None
+
+    @property
+    def carries_no_package_database(self) -> bool:
+        """Return True for an image whose layers were read and hold no rpm database."""
+        return self.is_image and self.package_database == ""
 
 
 class Ref(models.Model):

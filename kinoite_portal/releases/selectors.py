@@ -236,6 +236,8 @@ class CommitEvidence:
     package_diff: PackageDiff | None
     file_diff: TreeDiff | None
     file_diff_error: str = ""
+    # Why no package changes are shown (an image that carries no rpm database, or whose list is not read yet).
+    package_note: str = ""
     composes: list[Compose] = field(default_factory=list)
     promotions: list[Promotion] = field(default_factory=list)
     stages_holding: list[str] = field(default_factory=list)
@@ -257,6 +259,22 @@ def stored_package_diff(diff: TreeDiff) -> PackageDiff:
         upgraded=[PackageChange(o[0], _package(o), _package(n)) for o, n in changes.get("upgraded", [])],
         downgraded=[PackageChange(o[0], _package(o), _package(n)) for o, n in changes.get("downgraded", [])],
     )
+
+
+def _package_note(commit: Commit, against: Commit) -> str:
+    """Return why the package lists of two images cannot be compared ("" when they can, or neither is an image).
+
+    Only images load their metadata here: an ostree commit always has its list.
+    """
+    for side in (against, commit):
+        if not side.is_image:
+            continue
+        label = f"Image {side.checksum[:12]}" + (f" ({side.version})" if side.version else "")
+        if side.carries_no_package_database:
+            return f"{label} carries no package database, so no package changes can be shown."
+        if side.package_database is None:
+            return f"{label}: its package list has not been read (yet); the worker's log says why when it failed."
+    return ""
 
 
 def commit_evidence(commit: Commit, *, against: Commit | None) -> CommitEvidence:
@@ -281,6 +299,9 @@ def commit_evidence(commit: Commit, *, against: Commit | None) -> CommitEvidence
                 evidence.package_diff = stored_package_diff(stored)
                 evidence.file_diff = None if stored.error else stored
                 evidence.file_diff_error = stored.error
+        evidence.package_note = _package_note(commit, against)
+        if evidence.package_note:
+            evidence.package_diff = None
     evidence.composes = list(Compose.objects.filter(commit=commit).select_related("treefile").defer("log")[:5])
     evidence.promotions = list(
         Promotion.objects.filter(Q(commit=commit) | Q(published_commit=commit))

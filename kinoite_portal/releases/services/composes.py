@@ -332,7 +332,8 @@ def _image_record(*, stage: Stage, tag: str, outcome: ComposeOutcome, compose: C
         raise ComposeFailed("the build reported no pushed image")
     # By digest, not by tag: what is recorded is what this build pushed, even if the tag moved meanwhile.
     info = stage_skopeo(stage, log=log).inspect(stage_image_repo(stage), digest=outcome.image.digest)
-    commit = image_commit(info=info, name=stage_image_repo(stage).name)
+    # The package list is read here, before the tag's ref moves, so the diffs that move counts compare it.
+    commit = image_commit(info=info, name=stage_image_repo(stage).name, stage=stage, read_now=True, log=log)
     if not commit.input_hash:
         Commit.objects.filter(pk=commit.pk, input_hash="").update(input_hash=outcome.input_hash)
     ref_move(stage=stage, ref_name=tag, commit=commit, source="compose", compose=compose)

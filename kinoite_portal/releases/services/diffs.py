@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db.models import Q
 
 from kinoite_portal.ostree import OstreeError, Package, PackageDiff, Repo, diff_packages
 from kinoite_portal.releases import selectors
-from kinoite_portal.releases.models import Commit, Promotion, Ref, RefUpdate, Stage, TreeDiff
+from kinoite_portal.releases.models import IMAGE_RPMDB_KEY, Commit, Promotion, Ref, RefUpdate, Stage, TreeDiff
 from kinoite_portal.releases.services.queueing import task_send_args_on_commit
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ def package_changes_json(diff: PackageDiff) -> dict[str, list[object]]:
 
 def _file_counts(old: Commit, new: Commit) -> tuple[tuple[int, int, int] | None, str]:
     """Run ``ostree diff`` in a repo holding both trees (the commits themselves, or the commits they copy)."""
+    if old.is_image or new.is_image:
+        # A registry holds compressed layers, not a checkout: comparing files would mean unpacking both images.
+        return None, "Images are compared by their package lists; their files are not counted."
     pairs = [(old.checksum, new.checksum)]
     pairs += [
         (a.checksum, b.checksum)
@@ -64,6 +68,7 @@ def tree_diff_compute(*, old: Commit, new: Commit, force: bool = False) -> TreeD
         if found is not None:
             return found
     started = time.monotonic()
+    unread = [c.pk for c in (old, new) if c.is_image and c.package_database is None]
     changes = package_changes_json(diff_packages(_packages(old), _packages(new)))
     counts, error = _file_counts(old, new)
     added, removed, modified = counts or (0, 0, 0)
@@ -79,7 +84,23 @@ def tree_diff_compute(*, old: Commit, new: Commit, force: bool = False) -> TreeD
             "seconds": time.monotonic() - started,
         },
     )
+    # An image's package list stored while this counted: the read's own recount may have run before this row was
+    # written, so count again with the list (the read commits the list before it recounts, so one of the two sees it).
+    if unread and Commit.objects.filter(pk__in=unread, metadata__has_key=IMAGE_RPMDB_KEY).exists():
+        return tree_diff_compute(old=Commit.objects.get(pk=old.pk), new=Commit.objects.get(pk=new.pk), force=True)
     return diff
+
+
+def tree_diffs_recount(*, tree: str) -> int:
+    """Count again every stored change from or to ``tree`` (its package list became known); return how many."""
+    done = 0
+    for stored in TreeDiff.objects.filter(Q(old_tree=tree) | Q(new_tree=tree)).only("old_tree", "new_tree"):
+        old = Commit.objects.filter(content_checksum=stored.old_tree).first()
+        new = Commit.objects.filter(content_checksum=stored.new_tree).first()
+        if old is not None and new is not None:
+            tree_diff_compute(old=old, new=new, force=True)
+            done += 1
+    return done
 
 
 def tree_diffs_compute(*, pairs: Iterable[tuple[int, int]]) -> list[TreeDiff]:

@@ -59,7 +59,8 @@ class OciKind:
             raise PromotionError(
                 f"Image sha256:{checksum} is not in the {stage.name} repository {repo.name}; nothing was requested."
             ) from None
-        return image_commit(info=info, name=repo.name)
+        # A request may come from a web page: a worker reads the package list of an image seen here first.
+        return image_commit(info=info, name=repo.name, stage=stage)
 
     def holds(self, *, stage: Stage, checksum: str) -> bool:
         with _registry_errors(stage):
@@ -237,7 +238,7 @@ def _record_previous_head(promotion: Promotion, skopeo: Skopeo, target: ImageRep
     head = skopeo.resolve(target, validate_tag(promotion.publish_ref))
     known = Commit.objects.defer(*COMMIT_HEAVY_FIELDS).filter(checksum=head.split(":", 1)[1]).first() if head else None
     if head is not None and known is None:
-        known = image_commit(info=skopeo.inspect(target, digest=head), name=target.name)
+        known = image_commit(info=skopeo.inspect(target, digest=head), name=target.name, stage=promotion.target_stage)
     promotion.previous_head = known
     promotion.previous_head_recorded = True
     promotion.save(update_fields=["moved_ref", "bound_refs", "previous_head", "previous_head_recorded"])
