@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from kinoite_portal.oci.rpmdb import _parse_query
 from kinoite_portal.ostree import ListLog
-from kinoite_portal.releases.models import IMAGE_RPMDB_KEY, Commit, Stage, TreeDiff, Treefile
+from kinoite_portal.releases.models import IMAGE_RPMDB_KEY, Commit, Ref, Stage, TreeDiff, Treefile
 from kinoite_portal.releases.services.images import image_import, image_packages_read, image_record
 from kinoite_portal.releases.services.promotions import promotion_request
 from tests.oci.rpmdbs import rpmdb
@@ -126,7 +126,9 @@ def test_an_image_recorded_outside_a_worker_gets_its_packages_from_a_queued_task
     commit = image_record(stage=oci_stages["dev"], tag="latest")  # queues the read for the worker
     assert commit is not None
     promotion = promotion_request(user=release_engineer, checksum=commit.checksum)
-    prod = Commit.objects.get(ref__stage=oci_stages["prod"])
+    prod = Ref.objects.get(stage=oci_stages["prod"], name="stable").head
+    assert prod is not None
+    assert prod.packages == expected(BASE)
 
     deadline = time.monotonic() + 60
     stored = None
