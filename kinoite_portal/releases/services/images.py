@@ -7,7 +7,9 @@ rollouts then treat an image like any commit.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -77,8 +79,11 @@ def image_packages_read(*, commit: Commit, stage: Stage, log: LogSink | None = N
         return False
     repo = stage_image_repo(stage)
     digest = f"sha256:{commit.checksum}"
+    # The layers land on the worker's scratch disk, where composes build, not in /tmp: a Kinoite image is gigabytes.
+    scratch = Path(settings.PORTAL_COMPOSE_WORKDIR)
     try:
-        found = image_packages(stage_skopeo(stage, log=log), repo, digest, log=log)
+        scratch.mkdir(parents=True, exist_ok=True)
+        found = image_packages(stage_skopeo(stage, log=log), repo, digest, log=log, workdir=scratch)
     except (OstreeError, OSError) as exc:
         log.write(f"! the package list of {repo.name}@{digest} could not be read: {exc}")
         logger.warning("the package list of %s@%s could not be read: %s", repo.name, digest, exc)
