@@ -20,10 +20,11 @@ from bench.common import (
     gunicorn,
     portal_environment,
     postgres_database,
+    promote_through_worker,
     say,
     scratch_dir,
 )
-from bench.promotion import DEV_REF, PROD_REF, _metadata, _promote
+from bench.promotion import DEV_REF, PROD_REF, _metadata
 from bench.report import ItemResult, Row
 from tests.services import redis_server
 
@@ -99,7 +100,7 @@ def run(*, quick: bool) -> ItemResult:
         approver.groups.add(Group.objects.get(name=roles.APPROVERS))
         with celery_worker(env, tmp, queues="default,repo"):
             say("item 4: promoting the update with the portal's task")
-            _promote(v2, requester, approver)
+            promote_through_worker(v2, requester, approver)
             # The delta follows the published ref in a task of its own.
             deadline = time.monotonic() + 600
             while f"{v1}-{v2}" not in prod.static_deltas() and time.monotonic() < deadline:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 # The same real-service helpers the test suite uses: one throwaway Redis recipe, one port probe.
@@ -191,3 +192,24 @@ def gunicorn(env: Mapping[str, str], log_dir: Path, *, access_log: Path | None =
         yield port, source
     finally:
         stop_group(proc)
+
+
+def promote_through_worker(checksum: str, requester: Any, approver: Any, timeout: float = 900) -> Any:
+    """Request and approve a promotion of ``checksum`` through the services; return it once the worker finished it."""
+    from kinoite_portal.releases.models import Promotion
+    from kinoite_portal.releases.services.approvals import approval_grant
+    from kinoite_portal.releases.services.promotions import promotion_request
+
+    promotion = promotion_request(user=requester, checksum=checksum, comment="bench")
+    approval_grant(user=approver, promotion=promotion, comment="bench")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        promotion.refresh_from_db()
+        if promotion.state in Promotion.FINISHED_STATES:
+            break
+        time.sleep(0.05)
+    else:
+        raise TimeoutError(f"promotion #{promotion.pk} still {promotion.state} after {timeout} s")
+    if promotion.state != Promotion.State.SUCCEEDED:
+        raise RuntimeError(f"promotion #{promotion.pk} {promotion.state}: {promotion.failure_reason}\n{promotion.log}")
+    return promotion

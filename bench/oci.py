@@ -19,7 +19,6 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from bench.common import (
     celery_worker,
@@ -28,6 +27,7 @@ from bench.common import (
     median,
     portal_environment,
     postgres_database,
+    promote_through_worker,
     say,
     scratch_dir,
 )
@@ -74,26 +74,6 @@ def _bare_copy(dev_host: str, prod_host: str, digest: str, fingerprint: str, gnu
             timeout=900,
         )
         return time.perf_counter() - started
-
-
-def _promote(checksum: str, requester: Any, approver: Any, timeout: float = 900) -> Any:
-    from kinoite_portal.releases.models import Promotion
-    from kinoite_portal.releases.services.approvals import approval_grant
-    from kinoite_portal.releases.services.promotions import promotion_request
-
-    promotion = promotion_request(user=requester, checksum=checksum, comment="bench")
-    approval_grant(user=approver, promotion=promotion, comment="bench")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        promotion.refresh_from_db()
-        if promotion.state in Promotion.FINISHED_STATES:
-            break
-        time.sleep(0.05)
-    else:
-        raise TimeoutError(f"promotion #{promotion.pk} still {promotion.state} after {timeout} s")
-    if promotion.state != Promotion.State.SUCCEEDED:
-        raise RuntimeError(f"promotion #{promotion.pk} {promotion.state}: {promotion.failure_reason}\n{promotion.log}")
-    return promotion
 
 
 def run(*, quick: bool) -> ItemResult:
@@ -193,7 +173,7 @@ def run(*, quick: bool) -> ItemResult:
                     task_registry = tmp / f"registry-task-{attempt}"
                     with registry_server(task_registry) as prod:
                         Stage.objects.filter(pk=prod_stage.pk).update(image_registry=prod.host)
-                        promotion = _promote(commit.checksum, requester, approver)
+                        promotion = promote_through_worker(commit.checksum, requester, approver)
                     task_times.append((promotion.finished_at - promotion.started_at).total_seconds())
                     commands = [line.split("+ ", 1)[1] for line in promotion.log.splitlines() if " + " in line]
                     shutil.rmtree(task_registry, ignore_errors=True)

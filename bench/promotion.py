@@ -24,6 +24,7 @@ from bench.common import (
     percentile,
     portal_environment,
     postgres_database,
+    promote_through_worker,
     say,
     scratch_dir,
 )
@@ -57,26 +58,6 @@ def _bare_promotion(dev: Path, prod: Path, old: str, new: str) -> float:
     run(["ostree", "refs", f"--repo={prod}", "--force", f"--create={PROD_REF}", new])
     run(["ostree", "summary", "-u", f"--repo={prod}"])
     return time.perf_counter() - started
-
-
-def _promote(checksum: str, requester: Any, approver: Any, timeout: float = 900) -> Any:
-    from kinoite_portal.releases.models import Promotion
-    from kinoite_portal.releases.services.approvals import approval_grant
-    from kinoite_portal.releases.services.promotions import promotion_request
-
-    promotion = promotion_request(user=requester, checksum=checksum, comment="bench")
-    approval_grant(user=approver, promotion=promotion, comment="bench")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        promotion.refresh_from_db()
-        if promotion.state in Promotion.FINISHED_STATES:
-            break
-        time.sleep(0.05)
-    else:
-        raise TimeoutError(f"promotion #{promotion.pk} still {promotion.state} after {timeout} s")
-    if promotion.state != Promotion.State.SUCCEEDED:
-        raise RuntimeError(f"promotion #{promotion.pk} {promotion.state}: {promotion.failure_reason}\n{promotion.log}")
-    return promotion
 
 
 def run(*, quick: bool) -> ItemResult:
@@ -170,7 +151,7 @@ def run(*, quick: bool) -> ItemResult:
                 task_copy = repos / f"prod-task-{attempt}"
                 _copy_repo(base.path, task_copy)
                 Stage.objects.filter(pk=prod_stage.pk).update(repo_path=str(task_copy))
-                promotion = _promote(v2, requester, approver)
+                promotion = promote_through_worker(v2, requester, approver)
                 task_times.append((promotion.finished_at - promotion.started_at).total_seconds())
                 commands = [line[2:] for line in promotion.log.splitlines() if line.startswith("+ ")]
                 if attempt < RUNS - 1:
@@ -180,7 +161,7 @@ def run(*, quick: bool) -> ItemResult:
             latencies: list[float] = []
             queued_latencies: list[float] = []
             for index, checksum in enumerate(small_commits):
-                promotion = _promote(checksum, requester, approver)
+                promotion = promote_through_worker(checksum, requester, approver)
                 latencies.append((promotion.started_at - promotion.approved_at).total_seconds())
                 queued_latencies.append((promotion.started_at - promotion.queued_at).total_seconds())
                 say(f"item 1: approval -> start {index + 1}/{len(small_commits)}: {latencies[-1] * 1000:.0f} ms")
