@@ -88,7 +88,9 @@ for need in "${needs[@]}"; do
   fedora=${need##*:}; rest=${need%:*}
   debian=${rest##*:}; check=${rest%:*}
   if ! have "$check"; then
-    if [ "$manager" = apt ]; then missing+=("$debian"); else missing+=("$fedora"); fi
+    if [ "$manager" = apt ]; then package=$debian; else package=$fedora; fi
+    # Two checks may name one package (Debian's rpm brings rpm and rpmbuild): list it once.
+    [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
   fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -109,6 +109,39 @@ def test_it_stops_a_user_who_is_not_root_at_once_with_the_exact_command() -> Non
     assert "Installing" not in result.stdout
 
 
+def test_it_names_a_package_once_when_two_missing_commands_come_from_it() -> None:
+    if shutil.which("apt-get") is None:
+        pytest.skip("the expected command is apt-get's; this machine has no apt-get")
+    argv = [str(SCRIPT), "test"]
+    if os.geteuid() == 0:
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)  # noqa: S103
+        # Every command on PATH but rpm and rpmbuild, which Debian's one rpm package provides.
+        commands = Path(folder) / "bin"
+        commands.mkdir()
+        for directory in os.environ["PATH"].split(os.pathsep):
+            for program in Path(directory).glob("*") if Path(directory).is_dir() else []:
+                link = commands / program.name
+                if program.name not in ("rpm", "rpmbuild") and not link.exists() and not link.is_symlink():
+                    link.symlink_to(program)
+        # As in the test above, an interpreter without venv and headers: the list it gives is then known exactly.
+        bare_python = Path(folder) / "bare-python"
+        bare_python.write_text("#!/bin/sh\nexit 1\n")
+        bare_python.chmod(0o755)
+        result = subprocess.run(
+            argv,
+            env={"PATH": str(commands), "PYTHON": str(bare_python)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    assert result.returncode == 1
+    assert "Missing system packages: rpm python3-venv python3-dev\n" in result.stderr
+    assert "apt-get install -y rpm python3-venv python3-dev\n" in result.stderr
+
+
 def test_it_refuses_an_unknown_profile_and_installs_nothing() -> None:
     result = subprocess.run([str(SCRIPT), "everything"], capture_output=True, text=True, timeout=30)
 
