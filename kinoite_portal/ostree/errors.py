@@ -69,14 +69,23 @@ class CommandCancelled(CommandError):
         return f"{self.command_name} was cancelled: {shlex.join(self.argv)}"
 
 
+# The package that brings each binary the portal runs (Debian's names; the same on Fedora but for gnupg2).
+PACKAGE_OF_TOOL = {
+    "rpm-ostree": "rpm-ostree",
+    "gpg": "gnupg",
+    "gpgconf": "gnupg",
+    "skopeo": "skopeo",
+    "buildah": "buildah",
+    "rpm": "rpm",
+}
+
+
 class ToolMissing(OstreeError):
     """A required binary is not on PATH."""
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
-        package = {"gpg": "gnupg", "gpgconf": "gnupg"}.get(binary, binary)
-        if package not in ("rpm-ostree", "gnupg", "skopeo", "buildah"):
-            package = "ostree"
+        package = PACKAGE_OF_TOOL.get(binary, "ostree")
         super().__init__(
             f"{binary!r} was not found on PATH; install the {package!r} package on this host "
             f"(e.g. apt-get install {package})"

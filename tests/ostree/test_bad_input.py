@@ -16,6 +16,7 @@ from kinoite_portal.ostree import (
     RepoMissing,
     ToolMissing,
 )
+from kinoite_portal.ostree.runner import resolve_tool
 from tests.ostree.conftest import REF_DEV
 
 UNSAFE_REFS = ["../x", "--repo=/etc", "a b", "a//b", "", "/lead", "trail/", "a/./b", "a:b", "a/-b", "x" * 256]
@@ -82,6 +83,13 @@ def test_it_raises_tool_missing_when_ostree_is_not_on_path(
     with pytest.raises(ToolMissing, match="'ostree' was not found on PATH; install the 'ostree' package"):
         repo.diff(checksum, checksum)
     assert log.commands == []
+
+
+def test_a_missing_tool_names_the_package_that_brings_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    for tool, package in (("rpm", "rpm"), ("skopeo", "skopeo"), ("gpgconf", "gnupg"), ("ostree", "ostree")):
+        with pytest.raises(ToolMissing, match=f"'{tool}' was not found on PATH; install the '{package}' package"):
+            resolve_tool(tool)
 
 
 def test_it_raises_repo_missing_before_running_anything(tmp_path: Path) -> None:
