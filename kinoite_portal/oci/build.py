@@ -9,6 +9,7 @@ and the push, the process group killed on timeout or cancel, each output line st
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,6 @@ def build_and_push(
     log: LogSink | None = None,
     timeout: float = BUILD_TIMEOUT,
     should_cancel: Callable[[], bool] | None = None,
-    clock: Callable[[], float] | None = None,
 ) -> PushedImage:
     """Build ``containerfile`` in ``context_dir``, push the result to ``docker://reference`` and return its digest.
 
@@ -157,9 +157,7 @@ def build_and_push(
     CommandTimeout or CommandCancelled (the process group is killed; nothing was pushed if the build was stopped).
     The built image is removed from the store afterwards; base images pulled by ``FROM`` stay as a cache.
     """
-    import time
-
-    now = clock or time.monotonic
+    now = time.monotonic
     sink: LogSink = log if log is not None else NullLog()
     deadline = now() + timeout
     workdir.mkdir(parents=True, exist_ok=True)

@@ -97,6 +97,11 @@ class ImageRepo:
         """Return the fully specified reference ``registry/repository:tag`` (what a simple signature names)."""
         return f"{self.name}:{validate_tag(tag)}"
 
+    @property
+    def tls(self) -> str:
+        """Return skopeo's value for this repository's ``--tls-verify`` options ("true" or "false")."""
+        return "true" if self.tls_verify else "false"
+
     def docker(self, *, tag: str | None = None, digest: str | None = None) -> str:
         """Return the skopeo ``docker://`` reference of a tag or a digest of this repository."""
         if digest is not None:
@@ -114,8 +119,6 @@ class ImageInfo:
     created: datetime | None
     labels: Mapping[str, str] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
-    architecture: str = ""
-    os: str = ""
 
     @property
     def hex(self) -> str:
@@ -158,8 +161,6 @@ def parse_inspect(text: str) -> ImageInfo:
         created=_parse_created(data.get("Created")),
         labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
         layers=tuple(str(layer) for layer in data.get("Layers") or ()),
-        architecture=str(data.get("Architecture") or ""),
-        os=str(data.get("Os") or ""),
     )
 
 
@@ -248,19 +249,22 @@ class Skopeo:
     def inspect(self, repo: ImageRepo, *, tag: str | None = None, digest: str | None = None) -> ImageInfo:
         """Return the image a tag or a digest names; raise ImageNotFound when there is none."""
         ref = repo.docker(tag=tag, digest=digest)
-        result = self._read(
-            ["inspect", "--no-tags", f"--tls-verify={str(repo.tls_verify).lower()}", *self._auth(), ref]
-        )
+        result = self._read(["inspect", "--no-tags", f"--tls-verify={repo.tls}", *self._auth(), ref])
         if result is None:
             raise ImageNotFound(f"{ref.removeprefix('docker://')} does not exist in the registry.")
         return parse_inspect(result.stdout)
 
-    def resolve(self, repo: ImageRepo, tag: str) -> str | None:
-        """Return the digest ``tag`` points at now, or None when the tag (or the repository) does not exist."""
+    def find(self, repo: ImageRepo, tag: str) -> ImageInfo | None:
+        """Return the image ``tag`` points at now, or None when the tag (or the repository) does not exist."""
         try:
-            return self.inspect(repo, tag=tag).digest
+            return self.inspect(repo, tag=tag)
         except ImageNotFound:
             return None
+
+    def resolve(self, repo: ImageRepo, tag: str) -> str | None:
+        """Return the digest ``tag`` points at now, or None when the tag (or the repository) does not exist."""
+        found = self.find(repo, tag)
+        return found.digest if found else None
 
     def has_image(self, repo: ImageRepo, digest: str) -> bool:
         """Return True if ``repo`` holds a manifest with ``digest``."""
@@ -276,7 +280,7 @@ class Skopeo:
             [
                 "inspect",
                 "--raw",
-                f"--tls-verify={str(repo.tls_verify).lower()}",
+                f"--tls-verify={repo.tls}",
                 *self._auth(),
                 repo.docker(digest=digest),
             ]
@@ -292,9 +296,7 @@ class Skopeo:
 
     def tags(self, repo: ImageRepo) -> list[str]:
         """Return the repository's tags (an empty list when the repository does not exist yet)."""
-        result = self._read(
-            ["list-tags", f"--tls-verify={str(repo.tls_verify).lower()}", *self._auth(), f"docker://{repo.name}"]
-        )
+        result = self._read(["list-tags", f"--tls-verify={repo.tls}", *self._auth(), f"docker://{repo.name}"])
         if result is None:
             return []
         try:
@@ -308,9 +310,7 @@ class Skopeo:
         skopeo has no command that fetches one blob, so every layer is downloaded; none is unpacked.
         """
         ref = repo.docker(digest=digest)
-        result = self._read(
-            ["copy", "--quiet", f"--src-tls-verify={str(repo.tls_verify).lower()}", *self._auth(), ref, f"dir:{folder}"]
-        )
+        result = self._read(["copy", "--quiet", f"--src-tls-verify={repo.tls}", *self._auth(), ref, f"dir:{folder}"])
         if result is None:
             raise ImageNotFound(f"{ref.removeprefix('docker://')} does not exist in the registry.")
 
@@ -337,8 +337,8 @@ class Skopeo:
             "copy",
             "--quiet",
             "--preserve-digests",
-            f"--src-tls-verify={str(source.tls_verify).lower()}",
-            f"--dest-tls-verify={str(dest.tls_verify).lower()}",
+            f"--src-tls-verify={source.tls}",
+            f"--dest-tls-verify={dest.tls}",
             *self._auth(),
         ]
         env: dict[str, str] = {}
@@ -364,8 +364,8 @@ class Skopeo:
             "--quiet",
             "--preserve-digests",
             "--remove-signatures",
-            f"--src-tls-verify={str(repo.tls_verify).lower()}",
-            f"--dest-tls-verify={str(repo.tls_verify).lower()}",
+            f"--src-tls-verify={repo.tls}",
+            f"--dest-tls-verify={repo.tls}",
             *self._auth(),
             repo.docker(digest=digest),
             repo.docker(tag=tag),

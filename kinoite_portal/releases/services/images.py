@@ -40,11 +40,6 @@ def image_commit(
     list is read: here and now with ``read_now`` (only in a worker's job), else by a task queued for a worker, since
     reading fetches the image's layers and no web request may wait for that.
     """
-    existing = Commit.objects.filter(checksum=info.hex).first()
-    if existing is not None:
-        if stage is not None and read_now:
-            image_packages_read(commit=existing, stage=stage, log=log)
-        return existing
     metadata: dict[str, object] = dict(info.labels)
     metadata[LAYERS_KEY] = list(info.layers)
     commit, created = Commit.objects.get_or_create(

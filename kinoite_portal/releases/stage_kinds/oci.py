@@ -79,12 +79,11 @@ class OciKind:
             raise PromotionError(f"{ref!r} cannot be a tag of {stage.name}: {exc}") from None
         with _registry_errors(stage):
             # Before the first rollout reached it, the first ring's tag is missing: the stage tag is what is newest.
-            head = skopeo.resolve(repo, tag) or (skopeo.resolve(repo, validate_tag(ref)) if tag != ref else None)
-            if head is None:
-                return
-            if head == f"sha256:{commit.checksum}":
-                raise PromotionConflict(f"{stage.name} already publishes this image as {tag} ({commit.checksum[:10]}).")
-            head_info = skopeo.inspect(repo, digest=head)
+            head_info = skopeo.find(repo, tag) or (skopeo.find(repo, validate_tag(ref)) if tag != ref else None)
+        if head_info is None:
+            return
+        if head_info.digest == f"sha256:{commit.checksum}":
+            raise PromotionConflict(f"{stage.name} already publishes this image as {tag} ({commit.checksum[:10]}).")
         if head_info.created is not None and commit.timestamp < head_info.created:
             raise PromotionError(
                 f"Image {commit.checksum[:10]} ({commit.version}, {commit.timestamp:%Y-%m-%d %H:%M}) is older than "
@@ -235,10 +234,11 @@ def _record_previous_head(promotion: Promotion, skopeo: Skopeo, target: ImageRep
     # Images carry no binding: bound_refs names the ring tags (and the plain tag) the rollout moves later, each
     # signed for itself then; this run signs and moves only the first ring's tag (or the plain tag without rings).
     promotion.bound_refs = list(plan.bind_refs)
-    head = skopeo.resolve(target, validate_tag(promotion.publish_ref))
-    known = Commit.objects.defer(*COMMIT_HEAVY_FIELDS).filter(checksum=head.split(":", 1)[1]).first() if head else None
-    if head is not None and known is None:
-        known = image_commit(info=skopeo.inspect(target, digest=head), name=target.name, stage=promotion.target_stage)
+    head_info = skopeo.find(target, validate_tag(promotion.publish_ref))
+    head = head_info.digest if head_info else None
+    known = Commit.objects.defer(*COMMIT_HEAVY_FIELDS).filter(checksum=head_info.hex).first() if head_info else None
+    if head_info is not None and known is None:
+        known = image_commit(info=head_info, name=target.name, stage=promotion.target_stage)
     promotion.previous_head = known
     promotion.previous_head_recorded = True
     promotion.save(update_fields=["moved_ref", "bound_refs", "previous_head", "previous_head_recorded"])
@@ -259,11 +259,12 @@ def _copy_and_sign(
 ) -> None:
     """Put ``digest`` in ``target`` by digest, signed for ``target:tag`` when the stage signs; skip what is done."""
     if key is None:
-        if skopeo.has_image(target, digest) and origin != target:
+        if origin == target:  # a ring move of an unsigned stage: the image is there, nothing to sign
+            return
+        if skopeo.has_image(target, digest):
             log.write(f"# {target.name} already holds {digest}")
             return
-        if origin != target:
-            skopeo.copy_signed(origin, digest, target, sign_tag=None)
+        skopeo.copy_signed(origin, digest, target, sign_tag=None)
         return
     fingerprint, home = key
     # The store is read first: with no signature of the digest there, the registry need not be asked.

@@ -135,10 +135,6 @@ class OstreeKind:
         return heads, signed, deltas
 
 
-def _signing(stage: Stage, log: LogSink) -> tuple[str, str] | None:
-    return signing_key_check(stage, log)
-
-
 def _already_published(promotion: Promotion, target: Repo, current: str | None, log: LogSink) -> str | None:
     """Return the published checksum if an earlier attempt of this run already moved the ref."""
     previous = promotion.previous_head.checksum if promotion.previous_head else None
@@ -271,7 +267,7 @@ def _run_steps(promotion: Promotion, log: LogSink) -> tuple[str, bool]:
     for stage, repo in ((promotion.source_stage, source), (target_stage, target)):
         if not repo.exists():
             raise _Refused(f"The {stage.name} stage has no ostree repo at {stage.repo_dir}; nothing was moved.")
-    key = _signing(target_stage, log)
+    key = signing_key_check(target_stage, log)
     if not promotion.previous_head_recorded:
         # Read once, before anything moves: a re-run must compare with the head the first attempt saw, and move
         # and bind the same refs even if the stage's rings changed meanwhile.
