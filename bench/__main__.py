@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(ITEMS),
         metavar="N",
         help="run only item N (repeatable): 1 promotion, 2 pages, 3 check-ins, 4 bandwidth, 5 Kinoite-sized image, "
-        "6 rollout rings, 7 health probes",
+        "6 rollout rings, 7 health probes, 8 OCI promotion",
     )
     parser.add_argument("--child", type=int, choices=sorted(ITEMS), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)

@@ -213,3 +213,20 @@ def promote_through_worker(checksum: str, requester: Any, approver: Any, timeout
     if promotion.state != Promotion.State.SUCCEEDED:
         raise RuntimeError(f"promotion #{promotion.pk} {promotion.state}: {promotion.failure_reason}\n{promotion.log}")
     return promotion
+
+
+def queries_of_get(client: Any, url: str) -> int:
+    """Return how many SQL queries one GET of ``url`` runs: unlike its time, the count does not vary with the load.
+
+    Counted with an execute wrapper: CaptureQueriesContext loses the queries of a whole request, because
+    request_started resets the connection's query log.
+    """
+    from django.db import connection
+
+    queries: list[str] = []
+    with connection.execute_wrapper(
+        lambda execute, sql, params, many, context: queries.append(sql) or execute(sql, params, many, context)
+    ):
+        if client.get(url).status_code != 200:
+            raise RuntimeError(f"GET {url} did not answer 200")
+    return len(queries)

@@ -1,4 +1,4 @@
-"""Item 5: page latency while 30 callers poll GET /healthz, each once a second, against the same page without them.
+"""Item 7: page latency while 30 callers poll GET /healthz, each once a second, against the same page without them.
 
 /healthz asks the Celery workers whether they are up, which takes up to a second; load balancers and monitors call
 it anonymously and often. The answer about the workers is kept a few seconds per process (``core.queues``), so 30

@@ -35,6 +35,7 @@ from bench.common import (
     percentile,
     portal_environment,
     postgres_database,
+    queries_of_get,
     say,
     scratch_dir,
 )
@@ -348,17 +349,6 @@ def _tiny_pair(dev_path: Path, tmp: Path) -> tuple[str, str]:
     return commits[0], commits[1]
 
 
-def _page_queries(client: Any, url: str) -> int:
-    """Return how many SQL queries one GET of ``url`` runs: unlike its time, the count does not vary with the load."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as queries:
-        if client.get(url).status_code != 200:
-            raise RuntimeError(f"GET {url} did not answer 200")
-    return len(queries.captured_queries)
-
-
 def _page_times(client: Any, url: str, requests: int) -> list[float]:
     for _ in range(2):
         if client.get(url).status_code != 200:
@@ -521,7 +511,7 @@ def run(*, quick: bool) -> ItemResult:
             )
             big_page = _page_times(client, big_url, PAGE_REQUESTS)
             tiny_page = _page_times(client, tiny_url, PAGE_REQUESTS)
-            big_queries, tiny_queries = _page_queries(client, big_url), _page_queries(client, tiny_url)
+            big_queries, tiny_queries = queries_of_get(client, big_url), queries_of_get(client, tiny_url)
         finally:
             worker.stop()
             if default_worker is not None:

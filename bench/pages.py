@@ -12,7 +12,16 @@ import time
 from typing import Any
 
 from bench import statusdoc
-from bench.common import django_setup, median, percentile, portal_environment, postgres_database, say, scratch_dir
+from bench.common import (
+    django_setup,
+    median,
+    percentile,
+    portal_environment,
+    postgres_database,
+    queries_of_get,
+    say,
+    scratch_dir,
+)
 from bench.report import ItemResult, Row
 
 FULL = {"commits": 5_000, "promotions": 1_000, "hosts": 10_000, "checkins": 1_000_000, "requests": 30, "cap": 20.0}
@@ -332,19 +341,12 @@ def _drop_rings(cursor: Any) -> None:
 
 
 def _measure(client: Any, url: str, *, requests: int, cap: float) -> tuple[list[float], int]:
-    from django.db import connection
 
     for _ in range(2):
         response = client.get(url)
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} answered {response.status_code}")
-    # Counted with an execute wrapper: CaptureQueriesContext loses the queries of a whole request, because
-    # request_started resets the connection's query log.
-    queries: list[str] = []
-    with connection.execute_wrapper(
-        lambda execute, sql, params, many, context: queries.append(sql) or execute(sql, params, many, context)
-    ):
-        client.get(url)
+    queries = queries_of_get(client, url)
     times: list[float] = []
     deadline = time.monotonic() + cap
     while len(times) < requests and (len(times) < 5 or time.monotonic() < deadline):
@@ -353,7 +355,7 @@ def _measure(client: Any, url: str, *, requests: int, cap: float) -> tuple[list[
         times.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} answered {response.status_code}")
-    return times, len(queries)
+    return times, queries
 
 
 def run(*, quick: bool) -> ItemResult:

@@ -4,7 +4,7 @@ A commit of ~10,000 files / 200 MB (half random, half text, as in ostree-lab-not
 commit changes ~100 files. Baseline: on a fresh copy of prod, ``pull-local`` by checksum, ``refs --force --create``
 and ``summary -u``, run through kinoite_portal.ostree's runner. Measured: the same promotion requested and approved
 through the services, carried out by ``releases.promotion_run`` on a worker, from ``started_at`` to ``finished_at``.
-The static delta is generated afterwards by a task of its own (``releases.repo_static_delta``; item 5 measures it).
+The static delta is generated afterwards by a task of its own (``releases.static_delta``; item 5 measures it).
 Runs alternate (bare, task, bare, ...) on the same filesystem.
 """
 
