@@ -102,7 +102,7 @@ def run(*, quick: bool) -> ItemResult:
         from kinoite_portal.releases.services.signing import signing_key_generate
         from tests.oci_registry import build_image, registry_server  # imports Django models: after django_setup
 
-        stack.callback(lambda: [gpg.kill_agent(home) for home in gnupg_root.iterdir()])
+        stack.callback(lambda: [gpg.kill_agent(home) for home in gpg.homes_under(gnupg_root)])
         dev = stack.enter_context(registry_server(tmp / "registry-dev"))
         dev_stage = Stage.objects.create(
             name="dev",

@@ -180,7 +180,7 @@ def oci_gnupg_root(settings: Any) -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="kpo-", dir="/tmp"))
     settings.PORTAL_GNUPG_ROOT = root
     yield root
-    for home in root.iterdir():
+    for home in gpg.homes_under(root):
         gpg.kill_agent(home)
     shutil.rmtree(root, ignore_errors=True)
 

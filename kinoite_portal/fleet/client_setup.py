@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.urls import reverse
 
+from kinoite_portal.oci.registry import lookaside_yaml
 from kinoite_portal.releases.models import Stage
 
 DEFAULT_REF = "fedora/x86_64/kinoite/stable"
@@ -116,7 +117,7 @@ def oci_policy(stage: Stage, *, key_path: str | None = None) -> dict[str, Any]:
     an image re-tagged under another name is refused too); everything else in that registry is refused. Other
     registries keep the default of Fedora's own policy (accepted), so toolbox and other containers still work.
     """
-    scope = f"{stage.image_registry}/{stage.image_repository}"
+    scope = stage.image_source
     return {
         "default": [{"type": "insecureAcceptAnything"}],
         "transports": {
@@ -131,8 +132,8 @@ def oci_policy(stage: Stage, *, key_path: str | None = None) -> dict[str, Any]:
 
 def oci_registries_d(stage: Stage) -> str:
     """Return the registries.d file that tells a desktop where the signatures of the stage's images are."""
-    scope = f"{stage.image_registry}/{stage.image_repository}"
-    return f"docker:\n  {json.dumps(scope)}:\n    lookaside: {json.dumps(sigstore_url(stage))}\n"
+    scope = stage.image_source
+    return lookaside_yaml({scope: sigstore_url(stage)}, staging=False)
 
 
 def _heredoc(path: str, text: str) -> str:
@@ -141,7 +142,7 @@ def _heredoc(path: str, text: str) -> str:
 
 def _oci_setup(stage: Stage, base: str) -> StageSetup:
     tags = list(stage.refs.values_list("name", flat=True)) or [DEFAULT_TAG]
-    scope = f"{stage.image_registry}/{stage.image_repository}"
+    scope = stage.image_source
     images = [f"{scope}:{tag}" for tag in tags]
     commands = []
     key_url = ""

@@ -52,7 +52,7 @@ from django.utils import timezone
 from kinoite_portal.core.charts import Marker, Series, StackedChart, stacked_area_chart
 from kinoite_portal.fleet.models import AdoptionSample, Department, Host
 from kinoite_portal.fleet.status_parser import Signature
-from kinoite_portal.releases.models import Commit, Ref, RefUpdate, Stage
+from kinoite_portal.releases.models import Commit, Ref, RefUpdate, Stage, image_source
 
 CATEGORIES: list[tuple[str, str]] = [
     ("current", "On the current head"),
@@ -86,8 +86,9 @@ def prod_stage() -> Stage | None:
     return Stage.objects.filter(name="prod").first() or Stage.objects.order_by("-order").first()
 
 
-def silent_cutoff() -> Any:
-    return timezone.now() - timedelta(days=settings.PORTAL_SILENT_AFTER_DAYS)
+def silent_cutoff(now: datetime | None = None) -> Any:
+    """Return the time before which a host's last check-in makes it silent."""
+    return (now or timezone.now()) - timedelta(days=settings.PORTAL_SILENT_AFTER_DAYS)
 
 
 def _oci_source(stage_path: str) -> Concat:
@@ -104,7 +105,7 @@ def source_key(*, is_container: bool, remote: str, ref: str) -> tuple[str, str]:
 
 def ref_source_key(*, kind: str, registry: str, repository: str, name: str) -> tuple[str, str]:
     """Return the ``source_key`` a host following the ref ``name`` of a stage of ``kind`` has."""
-    return (f"{registry}/{repository}", name) if kind == Stage.Kind.OCI else ("", name)
+    return (image_source(kind=kind, registry=registry, repository=repository), name)
 
 
 def hosts_with_category(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
@@ -224,7 +225,7 @@ def _version_map(checksums: set[str]) -> dict[str, str]:
 def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int, int]]:
     """Return ``(department id, category, hosts, unsigned)`` with the same categories as ``hosts_with_category``.
 
-    ``unsigned`` counts the hosts of the group that would boot an unsigned image (``unsigned_hosts``).
+    ``unsigned`` counts the hosts of the group that would boot an unsigned image (``UNSIGNED``).
 
     A fleet runs a handful of commits, so the hosts are first grouped by what decides their category (one
     aggregate over the table, no per-host subquery), and only the groups are categorised: three small queries
@@ -287,12 +288,6 @@ def _category_counts(hosts: QuerySet[Host]) -> list[tuple[int, str, int, int]]:
             category = "unknown"
         out.append((department_id, category, n, unsigned))
     return out
-
-
-def unsigned_hosts(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
-    """Return the hosts whose image policy would boot an unsigned image (bootc's ``insecure``, or no signature)."""
-    queryset = Host.objects.all() if queryset is None else queryset
-    return queryset.filter(UNSIGNED)
 
 
 def rollout_overview(user: Any) -> RolloutOverview:
@@ -379,7 +374,7 @@ def host_list(user: Any, filters: HostFilters) -> QuerySet[Host]:
     if filters.department:
         hosts = hosts.filter(department__slug=filters.department)
     if filters.unsigned:
-        hosts = unsigned_hosts(hosts)
+        hosts = hosts.filter(UNSIGNED)
     if filters.category in CATEGORY_NAMES:
         hosts = hosts.filter(**{"category": filters.category})  # an annotation the type stubs cannot see
     if filters.search:

@@ -69,11 +69,16 @@ class Deployment:
             return self.base_version or self.version
         return self.version
 
+    @property
+    def image_key(self) -> str:
+        """Return the checksum the portal knows the deployment's image by: an image's digest, else the commit."""
+        return self.image_digest or self.image_checksum
+
     def summary(self) -> dict[str, Any]:
         """Return the fields the host page shows, as JSON-storable values."""
         return {
             "checksum": self.checksum,
-            "image_checksum": self.image_digest or self.image_checksum,
+            "image_checksum": self.image_key,
             "version": self.image_version,
             "local_version": self.version,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,

@@ -154,6 +154,12 @@ def can_sign(homedir: str | os.PathLike[str], fpr: str, *, log: LogSink | None =
     return result.returncode == 0 and "BEGIN PGP SIGNATURE" in result.stdout
 
 
+def homes_under(root: str | os.PathLike[str]) -> list[Path]:
+    """Return the GnuPG homes kept under ``root`` (one folder per key), sorted; none when ``root`` does not exist."""
+    folder = Path(root)
+    return sorted(home for home in folder.iterdir() if home.is_dir()) if folder.is_dir() else []
+
+
 def kill_agent(homedir: str | os.PathLike[str]) -> None:
     """Stop the gpg-agent started for ``homedir`` (by homedir, never by process name)."""
     home = Path(homedir).absolute()

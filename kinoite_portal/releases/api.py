@@ -78,9 +78,7 @@ def promotion_json(promotion: Promotion) -> dict[str, Any]:
 
 def _warnings(promotion: Promotion) -> list[str]:
     """Tell automation what the promotion page tells people: an approved promotion that no worker will pick up."""
-    waiting = promotion.state in (Promotion.State.APPROVED, Promotion.State.QUEUED)
-    since = (promotion.queued_at or promotion.approved_at) if waiting else None
-    return job_waiting_warnings(promotion, queue="repo", waiting_since=since)
+    return job_waiting_warnings(promotion, queue="repo", waiting_since=promotion.waiting_since)
 
 
 def _refused(exc: PromotionError) -> JsonResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -33,6 +34,11 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint[-16:]})"
+
+
+def image_source(*, kind: str, registry: str, repository: str) -> str:
+    """Return ``registry/repository`` for a stage of kind OCI, else "" (for rows read with ``values_list``)."""
+    return f"{registry}/{repository}" if kind == Stage.Kind.OCI else ""
 
 
 class Stage(models.Model):
@@ -82,6 +88,11 @@ class Stage(models.Model):
     def repo_dir(self) -> Path:
         path = Path(self.repo_path)
         return path if path.is_absolute() else Path(settings.PORTAL_REPO_ROOT) / path
+
+    @property
+    def image_source(self) -> str:
+        """Return ``registry/repository`` for an OCI stage (what its desktops' image references start with), else ""."""
+        return image_source(kind=self.kind, registry=self.image_registry, repository=self.image_repository)
 
     def next_stage(self) -> Stage | None:
         return Stage.objects.filter(order__gt=self.order).order_by("order").first()
@@ -275,9 +286,7 @@ class Compose(models.Model):
     @property
     def image_name(self) -> str:
         """Return ``registry/repository`` of the OCI stage an image build pushes to, else ""."""
-        if self.stage.kind != Stage.Kind.OCI:
-            return ""
-        return f"{self.stage.image_registry}/{self.stage.image_repository}"
+        return self.stage.image_source
 
 
 class Promotion(models.Model):
@@ -360,6 +369,13 @@ class Promotion(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+    @property
+    def waiting_since(self) -> datetime | None:
+        """When an approved promotion began waiting for a worker on the repo queue; None when it is not waiting."""
+        if self.state not in (self.State.APPROVED, self.State.QUEUED):
+            return None
+        return self.queued_at or self.approved_at
 
     @property
     def publish_ref(self) -> str:

@@ -22,9 +22,9 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 
 from kinoite_portal.fleet.models import Host
-from kinoite_portal.releases.models import Ref, Stage, Treefile
+from kinoite_portal.releases.models import Ref, Stage, Treefile, image_source
 from kinoite_portal.rollouts.models import Ring, ring_ref
-from kinoite_portal.rollouts.selectors import ring_members
+from kinoite_portal.rollouts.selectors import department_rings, ring_members
 
 LAYOUT_SECONDS = 5.0
 
@@ -65,19 +65,16 @@ def _layout() -> _Layout | None:
         stage_id, _, kind, registry, repository = rings[0]
         members = ring_members(Stage(pk=stage_id))
         host_rings: dict[int, str] = {}
-        department_rings: dict[int, str] = {}
-        for ring in members.rings:  # in order: the first ring that lists a host or department wins
+        for ring in members.rings:  # in order: the first ring that lists a host wins
             for host_id in members.hosts.get(ring.pk, []):
                 host_rings.setdefault(host_id, ring.name)
-            for department in ring.departments.all():
-                department_rings.setdefault(department.pk, ring.name)
         layout = _Layout(
             stage_id=stage_id,
             ring_names=tuple(ring.name for ring in members.rings),
             published_refs=frozenset(Treefile.objects.values_list("published_ref", flat=True)),
             host_rings=host_rings,
-            department_rings=department_rings,
-            image_name=f"{registry}/{repository}" if kind == Stage.Kind.OCI else "",
+            department_rings={pk: ring.name for pk, ring in department_rings(Stage(pk=stage_id), members).items()},
+            image_name=image_source(kind=kind, registry=registry, repository=repository),
         )
     with _lock:
         _cached = (time.monotonic(), layout)

@@ -89,10 +89,6 @@ class RingProgress:
         return 100.0 * self.failed / self.active if self.active else 0.0
 
 
-def stage_rings(stage: Stage) -> QuerySet[Ring]:
-    return Ring.objects.filter(stage=stage).order_by("order")
-
-
 def hosts_with_ring(stage: Stage, queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
     """Return hosts annotated with ``ring_pk``: the ring of ``stage`` each is in (None when the stage has no rings)."""
     queryset = Host.objects.all() if queryset is None else queryset
@@ -341,7 +337,7 @@ def ring_etas(progress: list[RingProgress], *, rollout: Rollout, now: datetime |
 def department_rings(stage: Stage, members: RingMembers | None = None) -> dict[int, Ring]:
     """Return {department id: the ring of ``stage`` its hosts are in} for every department a ring lists.
 
-    Departments in no ring are in the last ring (``stage_rings(stage).last()``), like single hosts outside rings.
+    Departments in no ring are in the stage's last ring, like single hosts outside rings.
     """
     members = members if members is not None else ring_members(stage)
     result: dict[int, Ring] = {}

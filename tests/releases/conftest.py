@@ -206,7 +206,7 @@ def short_gnupg_root(settings: Any) -> Any:
     root = Path(tempfile.mkdtemp(prefix="kpg-", dir="/tmp"))
     settings.PORTAL_GNUPG_ROOT = root
     yield root
-    for home in root.iterdir():
+    for home in gpg.homes_under(root):
         gpg.kill_agent(home)
     shutil.rmtree(root, ignore_errors=True)
 

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from kinoite_portal.fleet.models import AdoptionSample, CheckIn, Host
+from kinoite_portal.fleet.selectors import silent_cutoff
 
 
 def _hour(moment: datetime) -> datetime:
@@ -46,7 +47,7 @@ def adoption_sample_take(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     hour = _hour(now)
-    active = Host.objects.filter(last_checkin_at__gte=now - timedelta(days=settings.PORTAL_SILENT_AFTER_DAYS))
+    active = Host.objects.filter(last_checkin_at__gte=silent_cutoff(now))
     rows = active.order_by().values_list("department_id", "booted_ref", "booted_checksum").annotate(n=Count("id"))
     samples = [
         AdoptionSample(taken_at=hour, department_id=department, ref=ref, checksum=checksum, hosts=n)

@@ -28,14 +28,9 @@ def checkin_history_trim(*, host_id: int, keep: int | None = None) -> int:
 
 def _deployment_fields(prefix: str, deployment: Deployment | None) -> dict[str, str]:
     return {
-        f"{prefix}_checksum": _image_of(deployment) if deployment else "",
+        f"{prefix}_checksum": deployment.image_key if deployment else "",
         f"{prefix}_version": deployment.image_version if deployment else "",
     }
-
-
-def _image_of(deployment: Deployment) -> str:
-    """Return the checksum the portal knows the deployment's image by: a container image's digest, else the commit."""
-    return deployment.image_digest or deployment.image_checksum
 
 
 def _ostree_fields(status: HostStatus) -> dict[str, Any]:
@@ -46,7 +41,7 @@ def _ostree_fields(status: HostStatus) -> dict[str, Any]:
     # a container host that follows no stage.
     image = booted.image if booted.image_digest and booted.image and booted.image.source else None
     fields: dict[str, Any] = {
-        "booted_checksum": _image_of(booted),
+        "booted_checksum": booted.image_key,
         "booted_version": booted.image_version,
         "booted_origin": booted.container_image_reference or booted.origin,
         "booted_remote": image.source if image else booted.remote,

@@ -17,8 +17,7 @@ from kinoite_portal.ostree import LogSink, repo_lock
 from kinoite_portal.releases.models import Promotion, Stage
 from kinoite_portal.releases.services.joblog import JobLog
 from kinoite_portal.releases.services.stages import stage_repo, stage_repo_lock, stage_summary_update
-
-LOCK_TIMEOUT = 60.0
+from kinoite_portal.releases.stage_kinds.base import LOCK_TIMEOUT
 
 
 def static_delta_publish(*, stage: Stage, ref: str, from_checksum: str, to_checksum: str, log: LogSink) -> str | None:
@@ -34,10 +33,9 @@ def static_delta_publish(*, stage: Stage, ref: str, from_checksum: str, to_check
     if not target.has_commit(from_checksum):
         log.write(f"# no static delta: {from_checksum[:10]} is no longer in the repo")
         return None
-    name = f"{from_checksum}-{to_checksum}"
     started = time.monotonic()
     with repo_lock(target.path, timeout=LOCK_TIMEOUT):
-        target.generate_static_delta(from_checksum, to_checksum)
+        name = target.generate_static_delta(from_checksum, to_checksum).name
     generated = time.monotonic() - started
     with stage_repo_lock(stage, timeout=LOCK_TIMEOUT):
         stage_summary_update(repo=target, stage=stage)

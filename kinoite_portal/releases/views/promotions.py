@@ -105,8 +105,7 @@ def promotion_log(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _queue_warning(promotion: Promotion) -> str | None:
     """Say so when an approved promotion waits for a worker on the repo queue that nobody consumes."""
-    waiting = promotion.state in (Promotion.State.APPROVED, Promotion.State.QUEUED)
-    return queue_warning("repo", waiting_since=(promotion.queued_at or promotion.approved_at) if waiting else None)
+    return queue_warning("repo", waiting_since=promotion.waiting_since)
 
 
 def _decide(request: HtmxHttpRequest, pk: int, decide: Callable[..., Promotion], *, done: str) -> HttpResponse:

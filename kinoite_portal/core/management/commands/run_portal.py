@@ -218,9 +218,7 @@ class Command(BaseCommand):
         leaves it running; it is stopped by its home, never by process name. Every home under the portal's GnuPG
         root belongs to this checkout, and nothing signs any more once the worker has stopped.
         """
-        root = Path(settings.PORTAL_GNUPG_ROOT)
-        homes = sorted(home for home in root.iterdir() if home.is_dir()) if root.is_dir() else []
-        for home in homes:
+        for home in gpg.homes_under(settings.PORTAL_GNUPG_ROOT):
             try:
                 gpg.kill_agent(home)
             except OstreeError as exc:
